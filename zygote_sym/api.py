@@ -1,0 +1,241 @@
+"""The user-facing transformations: gradient, withgradient, pullback, derive.
+
+Each call traces f at the given arguments (flattened as pytrees), runs the
+reverse pass over the SymPy DAG, generates a kernel for the primal and the
+cotangents, and returns what that kernel computes, shaped like the
+arguments.  SymPy arguments give SymPy results instead (fully symbolic mode).
+"""
+from collections import namedtuple
+
+import numpy as np
+import sympy as sp
+
+from . import closed_form, diff
+from . import graph as g
+from . import pytree
+from .errors import NonScalarOutputError
+from .kernel import Kernel, as_result
+from .trace import trace_call
+
+WithGradient = namedtuple("WithGradient", ["val", "grad"])
+
+
+def _scalar_output(traced, fname):
+    if len(traced.out_exprs) != 1 or traced.shapes(traced.out_exprs[0]) != ():
+        shapes = [traced.shapes(e) for e in traced.out_exprs]
+        raise NonScalarOutputError(
+            f"{fname} needs f to return one scalar, but it returned "
+            f"{len(shapes)} value(s) of shape(s) {shapes}: sum it to a scalar loss, or "
+            "use zygote_sym.jacobian (all partial derivatives) or zygote_sym.pullback "
+            "(a vector-Jacobian product) for non-scalar outputs")
+    return traced.out_exprs[0]
+
+
+def _symbolic_names(traced):
+    """Leaf -> expression for closed forms: the user's SymPy expression, or
+    the number itself for a numeric scalar beside symbolic ones."""
+    return {leaf: v if isinstance(v, sp.Expr) else g.const(v)
+            for leaf, v in zip(traced.leaves, traced.leaf_values) if np.ndim(v) == 0}
+
+
+def _evaluate(traced, nodes):
+    """Values of `nodes` at the traced inputs: by a generated kernel, or as
+    SymPy closed forms in symbolic mode.  None nodes stay None."""
+    present = [n for n in nodes if n is not None]
+    if traced.symbolic:
+        out = iter(closed_form.closed_forms(present, _symbolic_names(traced)))
+    else:
+        inputs = traced.leaves + traced.consts
+        values = traced.leaf_values + [traced.trace.const_values[c] for c in traced.consts]
+        kernel = Kernel(present, inputs, values)
+        out = iter(kernel(*values))
+    return [None if n is None else next(out) for n in nodes]
+
+
+def _mirror(traced, grads):
+    """Gradients per leaf -> a tuple mirroring the positional arguments."""
+    shaped = iter([None if gr is None or isinstance(gr, sp.Basic) else as_result(gr, v)
+                   if not isinstance(v, sp.Expr) else gr
+                   for gr, v in zip(grads, traced.leaf_values)])
+    return tuple(pytree.mirror(t, shaped) for t in traced.arg_trees)
+
+
+def withgradient(f, *args):
+    """The value of scalar `f(*args)` and its gradient with respect to each argument.
+
+    Arguments may be numbers, Fractions, NumPy arrays, SymPy expressions or
+    containers of them (tuple, list, dict, namedtuple, dataclass, object).
+    The gradient mirrors them: a tuple with one entry per argument,
+    containers of the same type, a :class:`Tangent` for objects, None where
+    the output does not depend on an input.  int/float give float, Fraction
+    gives an exact Fraction, arrays give float arrays of the same shape,
+    SymPy gives SymPy.
+
+    Raises NonScalarOutputError if f does not return a scalar; TypeError
+    (naming the argument path) for arguments that cannot be flattened.
+
+    >>> withgradient(lambda a, b: a / b, 1, 2)
+    WithGradient(val=0.5, grad=(0.5, -0.25))
+    """
+    traced = trace_call(f, args)
+    out = _scalar_output(traced, "withgradient")
+    grads = diff.vjp([out], [g.ONE], traced.leaves, traced.shapes)
+    val, *grads = _evaluate(traced, [out] + grads)
+    example = traced.out_values[0]
+    if not traced.symbolic:
+        val = as_result(val, example if example is not None else 0.0)
+    return WithGradient(val, _mirror(traced, grads))
+
+
+def gradient(f, *args):
+    """The gradient of scalar `f(*args)` with respect to each argument.
+
+    See :func:`withgradient` for the accepted arguments and result shapes.
+
+    >>> gradient(lambda x: 3*x**2 + 2*x + 1, 5)
+    (32.0,)
+    >>> gradient(lambda x, y: y, 1.0, 2.0)
+    (None, 1.0)
+    >>> from fractions import Fraction
+    >>> gradient(lambda x: 3*x**2 + 2*x + 1, Fraction(1, 4))
+    (Fraction(7, 2),)
+    """
+    return withgradient(f, *args).grad
+
+
+def pullback(f, *args):
+    """`(y, back)`: the primal output y = f(*args) and its pullback (VJP).
+
+    `back(dy)` takes a cotangent shaped like y (a number for a scalar y, an
+    array or pytree of them otherwise) and returns the tuple of cotangents
+    for the arguments, shaped like :func:`gradient`'s result.
+
+    >>> y, back = pullback(lambda a, b, c: a*b*c, 2.0, 3.0, 5.0)
+    >>> y, back(2.0)
+    (30.0, (30.0, 20.0, 12.0))
+    """
+    traced = trace_call(f, args)
+    seeds = [g.Leaf(f"dy{i}", traced.shapes(e), role="ct")
+             for i, e in enumerate(traced.out_exprs)]
+    grads = diff.vjp(traced.out_exprs, seeds, traced.leaves, traced.shapes)
+    present = [gr for gr in grads if gr is not None]
+    inputs = traced.leaves + traced.consts + seeds
+    examples = traced.leaf_values + [traced.trace.const_values[c] for c in traced.consts]
+    y = pytree.rebuild(traced.out_tree, iter(
+        [as_result(v, v) if isinstance(v, (int, float, np.ndarray, np.number)) else v
+         for v in traced.out_values]))
+    if traced.symbolic:
+        def back(dy):
+            names = _symbolic_names(traced)
+            names.update(zip(seeds, _flat_cotangent(dy, traced, seeds)))
+            out = iter(closed_form.closed_forms(present, names))
+            return _mirror(traced, [None if gr is None else next(out) for gr in grads])
+        return y, back
+    kernel = Kernel(present, inputs, examples + [np.zeros(s.shape) if s.shape else 0.0
+                                                 for s in seeds], name="pullback")
+
+    def back(dy):
+        out = iter(kernel(*examples, *_flat_cotangent(dy, traced, seeds)))
+        return _mirror(traced, [None if gr is None else next(out) for gr in grads])
+    back.source = kernel.source
+    return y, back
+
+
+def _flat_cotangent(dy, traced, seeds):
+    flat = []
+    pytree.flatten(dy, "dy", flat)
+    if len(flat) != len(seeds):
+        raise ValueError(f"the cotangent dy has {len(flat)} leaves but the output of f "
+                         f"has {len(seeds)}: pass dy shaped like the output")
+    for (path, v), s in zip(flat, seeds):
+        if np.shape(v) != s.shape:
+            raise ValueError(f"cotangent {path} has shape {np.shape(v)}, but the output it "
+                             f"pairs with has shape {s.shape}")
+    return [v for _, v in flat]
+
+
+def stop_gradient(x):
+    """x with its gradient cut: a constant for the trace (as `jax.lax.stop_gradient`).
+
+    >>> gradient(lambda x: x * stop_gradient(x), 3.0)
+    (3.0,)
+    """
+    from .trace import Tracer
+    if not isinstance(x, Tracer):
+        return x
+    if x.value is None:
+        raise TypeError("stop_gradient needs a concrete value; it got a symbolic one")
+    return x.trace.new(x.trace.lift(np.array(x.value) if np.ndim(x.value) else x.value),
+                       x.value)
+
+
+class Derivation:
+    """Closed forms of a scalar function and its gradient (from :func:`derive`).
+
+    Attributes: `value` (SymPy expression of f), `gradient` (tuple mirroring
+    the arguments, SymPy expressions at the leaves), `symbols` (argument path
+    -> Symbol), `guards` (the branch decisions the closed forms assume),
+    `source` (the generated kernel, when example values were given).
+    """
+
+    def __init__(self, traced, value, grads, source):
+        self.traced = traced
+        self.value = value
+        self._grads = grads
+        self.gradient = tuple(pytree.mirror(t, iter(grads)) for t in traced.arg_trees)
+        self.symbols = {leaf.name: sp.Symbol(leaf.name, **leaf.assumptions0)
+                        for leaf in traced.leaves}
+        self.guards = traced.guards
+        self.source = source
+
+    def latex(self):
+        """LaTeX of the gradient: the expression alone for one input, else one
+        aligned line per input path."""
+        pairs = [(leaf.name, gr) for leaf, gr in zip(self.traced.leaves, self._grads)
+                 if gr is not None]
+        if len(self.traced.leaves) == 1 and pairs:
+            return sp.latex(pairs[0][1])
+        rows = [rf"\frac{{\partial f}}{{\partial {sp.latex(self.symbols[n])}}} &= {sp.latex(gr)}"
+                for n, gr in pairs]
+        return "\\begin{aligned}\n" + " \\\\\n".join(rows) + "\n\\end{aligned}"
+
+    def _repr_latex_(self):
+        return f"$\\displaystyle f = {sp.latex(self.value)},\\quad \\nabla f: {self.latex()}$"
+
+    def __repr__(self):
+        lines = [f"f = {self.value}"]
+        lines += [f"d/d{leaf.name} = {gr}" for leaf, gr in zip(self.traced.leaves, self._grads)]
+        lines += [f"assuming {guard}" for guard in self.guards]
+        return "\n".join(lines)
+
+
+def derive(f, *args):
+    """Closed forms of scalar `f(*args)` and of its gradient, as SymPy.
+
+    Arguments are SymPy expressions (fully symbolic: Python branches on them
+    raise SymbolicBranchError) or example values (branches follow the
+    example, recorded in `.guards`; the closed forms use symbols named after
+    the argument paths, e.g. `a.x`).  Returns a :class:`Derivation`.
+
+    >>> import sympy
+    >>> x = sympy.Symbol('x')
+    >>> d = derive(lambda x: 3*x**2 + 2*x + 1, x)
+    >>> d.gradient[0]
+    6*x + 2
+    >>> d.latex()
+    '6 x + 2'
+    """
+    traced = trace_call(f, args)
+    out = _scalar_output(traced, "derive")
+    grads = diff.vjp([out], [g.ONE], traced.leaves, traced.shapes)
+    names = {leaf: v for leaf, v in zip(traced.leaves, traced.leaf_values)
+             if isinstance(v, sp.Expr)}
+    present = [out] + [gr for gr in grads if gr is not None]
+    forms = iter(closed_form.closed_forms(present, names))
+    value = next(forms)
+    grads = [None if gr is None else next(forms) for gr in grads]
+    source = None
+    if not traced.symbolic:
+        values = traced.leaf_values + [traced.trace.const_values[c] for c in traced.consts]
+        source = Kernel([p for p in present], traced.leaves + traced.consts, values).source
+    return Derivation(traced, value, grads, source)

@@ -1,0 +1,75 @@
+"""Closed forms for people: evaluated SymPy expressions, bounded simplification, LaTeX.
+
+The compile path keeps nodes unevaluated; here, on demand, the DAG is
+rebuilt once with SymPy's evaluation (so `3*(2*x)` reads `6*x`), leaves get
+plain names (`a.x`) or the user's own SymPy expressions back, `Where`
+becomes `Piecewise`, and small results get `sympy.simplify`.  Large results
+are shown in let-bound form (`t1 = ...`), never as an expanded tree.
+"""
+import sympy as sp
+
+from . import graph as g
+from .ops import ArrayOp, Where
+
+SIMPLIFY_MAX_NODES = 60  # sympy.simplify is fast below this, unbounded above
+TREE_MAX_NODES = 400     # beyond this a closed form is printed let-bound
+
+
+def evaluate(nodes, names):
+    """Rebuild `nodes` with SymPy evaluation; `names` maps Leaf -> expression."""
+    new = {}
+    for node in g.postorder(nodes):
+        if isinstance(node, g.Leaf):
+            new[node] = names.get(node, sp.Symbol(node.name, **node.assumptions0))
+        elif not g.children(node):
+            new[node] = node
+        elif isinstance(node, Where):
+            c, a, b = (new[x] for x in node.args)
+            new[node] = sp.Piecewise((a, c), (b, True))
+        elif isinstance(node, ArrayOp):
+            args = [new[x] for x in node.operands] + list(node.args[node.nops:])
+            new[node] = node.func(*args, evaluate=False)
+        else:
+            new[node] = node.func(*[new[x] for x in node.args])
+    return [new[n] for n in nodes]
+
+
+def tidy(expr):
+    """`sympy.simplify` when the expression is small enough to afford it."""
+    if expr is None or not isinstance(expr, sp.Basic):
+        return expr
+    if g.count_nodes([expr]) <= SIMPLIFY_MAX_NODES:
+        simpler = sp.simplify(expr)
+        if sp.count_ops(simpler) <= sp.count_ops(expr):
+            return simpler
+    return expr
+
+
+def closed_forms(nodes, names):
+    return [tidy(e) for e in evaluate(nodes, names)]
+
+
+def let_bound(nodes, names=("f",)):
+    """Shared subexpressions as `t_i = ...` lines, for DAGs too large to expand."""
+    parents = {}
+    order = g.postorder(nodes)
+    for n in order:
+        for c in g.children(n):
+            parents[c] = parents.get(c, 0) + 1
+    sub, lines = {}, []
+    for n in order:
+        if not g.children(n):
+            continue
+        e = n.func(*[sub.get(c, c) for c in n.args], evaluate=False)
+        if parents.get(n, 0) > 1:
+            t = sp.Symbol(f"t{len(lines)}")
+            lines.append((t, e))
+            sub[n] = t
+        else:
+            sub[n] = e
+    lines += [(sp.Symbol(name), sub.get(n, n)) for name, n in zip(names, nodes)]
+    return lines
+
+
+def latex(expr):
+    return sp.latex(expr)

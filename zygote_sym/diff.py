@@ -1,0 +1,93 @@
+"""Reverse mode over a SymPy DAG.
+
+Unique nodes are visited once, in reverse topological order; each node's
+cotangent contributions are collected in a list and summed by one `Add`
+when the node is reached, so the cost is linear in the number of nodes and
+the gradient DAG shares every node of the primal (no expression swell).
+
+A cotangent's *logical* shape is its node's shape even where its inferred
+shape is smaller (the constant 1, say): unbroadcasting sums by the node's
+logical shape, and structural ops that need an exact shape get a
+BroadcastTo (DESIGN.md, "Canonicalisation drops shapes").
+"""
+import sympy as sp
+from sympy.core.relational import Relational
+from sympy.logic.boolalg import Boolean
+
+from . import graph as g
+from .ops import ArrayOp, broadcast_to, sum_to, where
+from .rules.elementwise import partials as elementwise_partials
+
+
+def _pow_partials(node, active):
+    base, exp = node.args
+    out = [None, None]
+    if base in active:
+        out[0] = g.mul(exp, g.pow_(base, g.sub(exp, g.ONE)))  # n*x**(n-1), never y*n/x
+    if exp in active:
+        if isinstance(base, sp.Number) and base > 0:
+            out[1] = g.mul(node, sp.log(base))
+        else:  # log(x) only where x != 0: the term is 0 there, not 0*(-inf)
+            safe = where(g.relation("==", base, g.ZERO), g.ONE, base)
+            out[1] = g.mul(node, g.call(sp.log, safe))
+    return out
+
+
+def _mul_partials(node, active):
+    args = node.args
+    return [g.mul(*(args[:i] + args[i + 1:])) if a in active else None
+            for i, a in enumerate(args)]
+
+
+def _partials(node, active):
+    if isinstance(node, sp.Add):
+        return [g.ONE] * len(node.args)
+    if isinstance(node, sp.Mul):
+        return _mul_partials(node, active)
+    if isinstance(node, sp.Pow):
+        return _pow_partials(node, active)
+    return elementwise_partials(node)
+
+
+def vjp(outputs, cotangents, wrt, shapes):
+    """Cotangent expressions for each leaf in `wrt` (None where none arrives).
+
+    outputs: nodes; cotangents: one seed expression per output, of the
+    output's logical shape (e.g. `1` for a scalar loss); shapes: the
+    :class:`graph.Shapes` table.  A returned gradient has exactly its leaf's
+    shape.
+    """
+    order = g.postorder(outputs)
+    wrt_set = set(wrt)
+    active = set()
+    for node in order:
+        if node in wrt_set or (not isinstance(node, (Relational, Boolean))
+                               and any(c in active for c in g.children(node))):
+            active.add(node)
+    pending = {}
+    for out, ct in zip(outputs, cotangents):
+        if out in active:
+            pending.setdefault(out, []).append(ct)
+    grads = {}
+    for node in reversed(order):
+        cts = pending.pop(node, None)
+        if cts is None:
+            continue
+        ct = g.add(*cts)
+        if node in wrt_set:
+            grads[node] = ct
+            if not g.children(node):
+                continue
+        if isinstance(node, ArrayOp):
+            if getattr(node, "exact_ct", True):
+                ct = broadcast_to(ct, shapes(node), shapes)
+            contribs = node.vjp(ct, shapes)
+        else:
+            out_shape = shapes(node)
+            contribs = [None if p is None else sum_to(g.mul(ct, p), out_shape, shapes(a))
+                        for a, p in zip(node.args, _partials(node, active))]
+        for arg, c in zip(g.children(node), contribs):
+            if c is not None and arg in active and c != 0:
+                pending.setdefault(arg, []).append(c)
+    return [broadcast_to(grads[leaf], leaf.shape, shapes) if leaf in grads else None
+            for leaf in wrt]

@@ -1,0 +1,19 @@
+"""The errors zygote_sym raises, each naming the operation and the fix."""
+
+
+class TracerConversionError(TypeError):
+    """A traced value was turned into a plain number, which would drop its
+    gradient (`float(x)`, `math.sin(x)`, `np.asarray(x, float)`)."""
+
+
+class SymbolicBranchError(TypeError):
+    """Python control flow (`if`, `while`, `bool`, `int`) met a value that is
+    purely symbolic, so there is no concrete value to decide on."""
+
+
+class NoRuleError(NotImplementedError):
+    """An operation reached a tracer for which zygote_sym has no rule."""
+
+
+class NonScalarOutputError(TypeError):
+    """`gradient`/`withgradient` got a function whose output is not a scalar."""

@@ -1,0 +1,189 @@
+"""Flatten structured inputs into leaves, and mirror them in gradients.
+
+Leaves are numbers (int, float, Fraction, NumPy scalars and numeric arrays,
+SymPy expressions).  Containers flatten recursively: tuple, list, dict,
+namedtuple, dataclass, plain objects (`__dict__`/`__slots__`) and types given
+to :func:`register_pytree`.  str, bytes, None, bool, enums and callables are
+static.  Gradients keep container types; objects give a :class:`Tangent`;
+static leaves and leaves with no influence give None (Zygote's `nothing`).
+"""
+import copy
+import dataclasses
+import enum
+import types
+from fractions import Fraction
+from numbers import Number
+
+import numpy as np
+import sympy as sp
+
+_STATIC_TYPES = (str, bytes, bool, np.bool_, type(None), type(Ellipsis), slice, range,
+                 enum.Enum, types.FunctionType, types.BuiltinFunctionType,
+                 types.MethodType, types.ModuleType, type, np.dtype)
+_REGISTRY = {}
+
+
+class Tangent:
+    """The gradient of an object: one field per field of the object.
+
+    >>> Tangent(x=0.5, y=None)
+    Tangent(x=0.5, y=None)
+    """
+
+    def __init__(self, **fields):
+        self.__dict__.update(fields)
+
+    def __repr__(self):
+        inner = ", ".join(f"{k}={v!r}" for k, v in self.__dict__.items())
+        return f"Tangent({inner})"
+
+    def __eq__(self, other):
+        if not isinstance(other, Tangent) or other.__dict__.keys() != self.__dict__.keys():
+            return NotImplemented
+        return all(_equal(a, other.__dict__[k]) for k, a in self.__dict__.items())
+
+    def __iter__(self):
+        return iter(self.__dict__.items())
+
+
+def _equal(a, b):
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        return np.array_equal(a, b)
+    return a == b
+
+
+def register_pytree(cls, flatten, unflatten):
+    """Teach zygote_sym a container type.
+
+    flatten(obj) -> (children: list, aux); unflatten(aux, children) -> obj.
+    Its gradient is `unflatten(aux, child_gradients)`.
+
+    >>> class Pair:
+    ...     def __init__(self, a, b): self.a, self.b = a, b
+    >>> register_pytree(Pair, lambda p: ([p.a, p.b], None), lambda aux, c: Pair(*c))
+    """
+    _REGISTRY[cls] = (flatten, unflatten)
+
+
+def is_leaf(x):
+    if isinstance(x, (bool, np.bool_)):
+        return False
+    if isinstance(x, (Number, np.number, sp.Expr)):
+        return True
+    if isinstance(x, np.ndarray):
+        return x.dtype.kind in "iufc"
+    from .trace.tracer import Tracer
+    return isinstance(x, Tracer)
+
+
+@dataclasses.dataclass
+class Node:
+    """One level of a flattened tree; `kind` is leaf/static/tuple/list/dict/
+    namedtuple/record/custom; `meta` holds keys, types or the original object."""
+    kind: str
+    meta: object = None
+    children: list = dataclasses.field(default_factory=list)
+
+
+def _record_fields(x):
+    if dataclasses.is_dataclass(x):
+        return [f.name for f in dataclasses.fields(x)]
+    names = list(getattr(x, "__dict__", {}))
+    for cls in type(x).__mro__:
+        names += [s for s in getattr(cls, "__slots__", ()) if s not in names
+                  and not s.startswith("__") and hasattr(x, s)]
+    return names
+
+
+def flatten(x, path, leaves):
+    """Append (path, leaf) pairs of `x` to `leaves`; return its tree Node."""
+    if is_leaf(x):
+        leaves.append((path, x))
+        return Node("leaf")
+    if isinstance(x, _STATIC_TYPES):
+        return Node("static", x)
+    if type(x) in _REGISTRY:
+        kids, aux = _REGISTRY[type(x)][0](x)
+        return Node("custom", (type(x), aux),
+                    [flatten(c, f"{path}[{i}]", leaves) for i, c in enumerate(kids)])
+    if isinstance(x, tuple) and hasattr(x, "_fields"):
+        return Node("namedtuple", type(x),
+                    [flatten(v, f"{path}.{k}", leaves) for k, v in zip(x._fields, x)])
+    if isinstance(x, (tuple, list)):
+        kind = "tuple" if isinstance(x, tuple) else "list"
+        return Node(kind, type(x), [flatten(v, f"{path}[{i}]", leaves) for i, v in enumerate(x)])
+    if isinstance(x, dict):
+        keys = list(x)
+        return Node("dict", (type(x), keys),
+                    [flatten(x[k], f"{path}[{k!r}]", leaves) for k in keys])
+    if isinstance(x, np.ndarray):
+        raise TypeError(f"argument {path} is an array of dtype {x.dtype}, which cannot be "
+                        "differentiated: pass a numeric (int/float/complex) array")
+    if hasattr(x, "__dict__") or hasattr(type(x), "__slots__"):
+        fields = _record_fields(x)
+        return Node("record", (x, fields),
+                    [flatten(getattr(x, f), f"{path}.{f}", leaves) for f in fields])
+    raise TypeError(
+        f"argument {path} has type {type(x).__name__}, which zygote_sym cannot flatten: "
+        "pass numbers, arrays, tuples, lists, dicts, dataclasses or objects, or teach it "
+        "the type with zygote_sym.register_pytree")
+
+
+def rebuild(node, leaves):
+    """The tree with its leaves replaced by the iterator `leaves` (statics kept)."""
+    kind, meta = node.kind, node.meta
+    if kind == "leaf":
+        return next(leaves)
+    if kind == "static":
+        return meta
+    kids = [rebuild(c, leaves) for c in node.children]
+    if kind == "tuple":
+        return meta(kids) if meta is tuple else meta(*kids) if hasattr(meta, "_fields") else meta(kids)
+    if kind == "list":
+        return meta(kids)
+    if kind == "namedtuple":
+        return meta(*kids)
+    if kind == "dict":
+        cls, keys = meta
+        return cls(zip(keys, kids))
+    if kind == "custom":
+        cls, aux = meta
+        return _REGISTRY[cls][1](aux, kids)
+    obj, fields = meta  # record: a shallow copy with the new field values
+    new = copy.copy(obj)
+    for f, v in zip(fields, kids):
+        object.__setattr__(new, f, v)
+    return new
+
+
+def mirror(node, grads):
+    """The gradient tree: containers keep their type, objects give Tangent,
+    statics give None; `grads` iterates the leaves' gradients in order."""
+    kind, meta = node.kind, node.meta
+    if kind == "leaf":
+        return next(grads)
+    if kind == "static":
+        return None
+    kids = [mirror(c, grads) for c in node.children]
+    if kind in ("tuple", "list"):
+        return meta(kids)
+    if kind == "namedtuple":
+        return meta(*kids)
+    if kind == "dict":
+        cls, keys = meta
+        return cls(zip(keys, kids))
+    if kind == "custom":
+        cls, aux = meta
+        return _REGISTRY[cls][1](aux, kids)
+    return Tangent(**dict(zip(meta[1], kids)))
+
+
+def leaf_kind(x):
+    """How a leaf's gradient is returned: 'exact' (Fraction), 'sympy', 'array' or 'float'."""
+    if isinstance(x, Fraction):
+        return "exact"
+    if isinstance(x, sp.Expr):
+        return "sympy"
+    if isinstance(x, np.ndarray):
+        return "array"
+    return "float"

@@ -1,0 +1,104 @@
+"""NumPy calls on tracers: `__array_ufunc__` and `__array_function__`.
+
+UFUNCS maps a NumPy (or scipy.special) ufunc to a builder of its SymPy node,
+one line per ufunc; the concrete value is the ufunc itself applied to the
+concrete operands.  FUNCTIONS maps other NumPy functions (reductions,
+shape manipulation, ...) to handlers that take the tracer arguments.
+Anything missing raises a NoRuleError naming the function.
+"""
+import numpy as np
+import scipy.special as sc
+import sympy as sp
+from sympy.codegen.cfunctions import expm1, exp2, hypot, log1p, log2, log10
+
+from .. import graph as g
+from ..errors import NoRuleError
+from ..ops import where
+from .tracer import Tracer, _apply
+
+
+def _f(func):
+    return lambda *a: g.call(func, *a)
+
+
+def _cbrt(x):
+    return g.mul(g.call(sp.sign, x), g.pow_(g.call(sp.Abs, x), sp.Rational(1, 3)))
+
+
+def _logaddexp(a, b):  # max(a, b) + log1p(exp(-|a - b|)): no overflow
+    return g.add(g.call(sp.Max, a, b),
+                 g.call(log1p, g.call(sp.exp, g.neg(g.call(sp.Abs, g.sub(a, b))))))
+
+
+def _expit(x):
+    return g.pow_(g.add(g.ONE, g.call(sp.exp, g.neg(x))), g.NEG_ONE)
+
+
+def _xlogy(x, y):  # 0 where x == 0, as scipy.special.xlogy
+    safe = where(g.relation("==", x, g.ZERO), g.ONE, y)
+    return g.mul(x, g.call(sp.log, safe))
+
+
+UFUNCS = {
+    np.add: g.add, np.subtract: g.sub, np.multiply: g.mul,
+    np.divide: g.div, np.true_divide: g.div, np.power: g.pow_, np.float_power: g.pow_,
+    np.negative: g.neg, np.positive: lambda x: x,
+    np.remainder: _f(sp.Mod), np.floor_divide: lambda a, b: g.call(sp.floor, g.div(a, b)),
+    np.reciprocal: lambda x: g.pow_(x, g.NEG_ONE),
+    np.square: lambda x: g.pow_(x, sp.Integer(2)),
+    np.sqrt: lambda x: g.pow_(x, sp.Rational(1, 2)),
+    np.cbrt: _cbrt,
+    np.exp: _f(sp.exp), np.exp2: _f(exp2), np.expm1: _f(expm1),
+    np.log: _f(sp.log), np.log2: _f(log2), np.log10: _f(log10), np.log1p: _f(log1p),
+    np.logaddexp: _logaddexp,
+    np.sin: _f(sp.sin), np.cos: _f(sp.cos), np.tan: _f(sp.tan),
+    np.arcsin: _f(sp.asin), np.arccos: _f(sp.acos), np.arctan: _f(sp.atan),
+    np.arctan2: _f(sp.atan2), np.hypot: _f(hypot),
+    np.sinh: _f(sp.sinh), np.cosh: _f(sp.cosh), np.tanh: _f(sp.tanh),
+    np.arcsinh: _f(sp.asinh), np.arccosh: _f(sp.acosh), np.arctanh: _f(sp.atanh),
+    np.degrees: lambda x: g.mul(180 / sp.pi, x), np.rad2deg: lambda x: g.mul(180 / sp.pi, x),
+    np.radians: lambda x: g.mul(sp.pi / 180, x), np.deg2rad: lambda x: g.mul(sp.pi / 180, x),
+    np.absolute: _f(sp.Abs), np.fabs: _f(sp.Abs), np.sign: _f(sp.sign),
+    np.floor: _f(sp.floor), np.ceil: _f(sp.ceiling),
+    np.maximum: _f(sp.Max), np.minimum: _f(sp.Min), np.fmax: _f(sp.Max), np.fmin: _f(sp.Min),
+    np.greater: lambda a, b: g.relation(">", a, b),
+    np.greater_equal: lambda a, b: g.relation(">=", a, b),
+    np.less: lambda a, b: g.relation("<", a, b),
+    np.less_equal: lambda a, b: g.relation("<=", a, b),
+    np.equal: lambda a, b: g.relation("==", a, b),
+    np.not_equal: lambda a, b: g.relation("!=", a, b),
+    np.logical_and: lambda a, b: sp.And(a, b, evaluate=False),
+    np.logical_or: lambda a, b: sp.Or(a, b, evaluate=False),
+    np.logical_not: lambda a: sp.Not(a, evaluate=False),
+    sc.erf: _f(sp.erf), sc.erfc: _f(sp.erfc), sc.gamma: _f(sp.gamma),
+    sc.gammaln: _f(sp.loggamma), sc.expit: _expit,
+    sc.logit: lambda x: g.call(sp.log, g.div(x, g.sub(g.ONE, x))),
+    sc.xlogy: _xlogy,
+}
+
+
+def apply_ufunc(trace, ufunc, method, inputs, kwargs):
+    if method == "reduce" and ufunc in REDUCERS:
+        return REDUCERS[ufunc](*inputs, **kwargs)
+    build = UFUNCS.get(ufunc)
+    if method != "__call__" or build is None or kwargs.get("out") is not None:
+        raise NoRuleError(
+            f"zygote_sym has no rule for np.{ufunc.__name__}"
+            f"{'' if method == '__call__' else '.' + method} on traced values: add a "
+            "line to UFUNCS in zygote_sym/trace/numpy_dispatch.py (and, for a new "
+            "SymPy function, its derivative in zygote_sym/rules/elementwise.py)")
+    values = [x.value if isinstance(x, Tracer) else x for x in inputs]
+    return trace.new(build(*[trace.lift(x) for x in inputs]), _apply(ufunc, *values))
+
+
+REDUCERS = {}   # ufunc -> handler for `ufunc.reduce` (filled by the array rules)
+FUNCTIONS = {}  # NumPy function -> handler(*args, **kwargs) (filled by the array rules)
+
+
+def apply_function(trace, func, args, kwargs):
+    handler = FUNCTIONS.get(func)
+    if handler is None:
+        raise NoRuleError(
+            f"zygote_sym has no rule for np.{func.__name__} on traced values: add a "
+            "handler to FUNCTIONS in zygote_sym/trace/numpy_dispatch.py")
+    return handler(*args, **kwargs)

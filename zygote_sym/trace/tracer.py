@@ -1,0 +1,242 @@
+"""Value-carrying tracers.
+
+A Tracer holds a SymPy node and the concrete value that node has at the
+traced inputs.  Every operation builds the node *and* computes the value, so
+Python control flow (`if`, `while`, `bool`, `int`, `range`) decides on the
+value and records a :class:`Guard`; the real Python code runs, so dicts,
+lists, closures and recursion just work.  In fully symbolic mode (SymPy
+arguments) the value is None and control flow raises.
+"""
+import operator
+from dataclasses import dataclass
+from fractions import Fraction
+
+import numpy as np
+import sympy as sp
+from sympy.core.relational import Relational
+from sympy.logic.boolalg import Boolean
+
+from .. import graph as g
+from ..errors import SymbolicBranchError, TracerConversionError
+from ..ops import BroadcastTo
+
+
+@dataclass(frozen=True)
+class Guard:
+    """A decision Python made on a traced value: `expr` evaluated to `outcome`."""
+    expr: sp.Basic
+    outcome: bool
+
+    def __str__(self):
+        return f"{self.expr} is {self.outcome}"
+
+
+class Trace:
+    """The state of one trace: the shape table, constants, leaves and guards."""
+
+    def __init__(self, symbolic=False):
+        self.symbolic = symbolic
+        self.shapes = g.Shapes()
+        self.guards = []
+        self.consts = {}        # id(array) -> (Leaf, array); the array kept alive
+        self.const_values = {}  # Leaf -> array
+
+    def lift(self, x):
+        """A non-traced operand as a node: numbers become SymPy numbers,
+        arrays become constant leaves (inputs of the generated kernel)."""
+        if isinstance(x, Tracer):
+            if x.trace is not self:
+                raise TracerConversionError(
+                    "a value traced by another zygote_sym call reached this trace; "
+                    "nested differentiation must pass values as arguments")
+            return x.expr
+        if isinstance(x, (list, tuple)):
+            x = np.asarray(x)
+        if isinstance(x, np.ndarray) and x.ndim > 0:
+            hit = self.consts.get(id(x))
+            if hit is None:
+                leaf = g.Leaf(f"c{len(self.consts)}", x.shape, role="const")
+                hit = self.consts[id(x)] = (leaf, x)
+                self.const_values[leaf] = x
+            return hit[0]
+        if isinstance(x, np.ndarray):
+            x = x[()]
+        return g.const(x)
+
+    def new(self, expr, value):
+        """A tracer for `expr`; its logical shape is checked against the value's."""
+        if value is not None:
+            shape = np.shape(value)
+            if self.shapes(expr) != shape:
+                expr = BroadcastTo.make(expr, shape)
+        return Tracer(expr, value, self)
+
+    def guard(self, expr, outcome):
+        self.guards.append(Guard(expr, bool(outcome)))
+
+
+def _plain(v):
+    """A value NumPy functions accept (Fractions become floats)."""
+    return float(v) if isinstance(v, Fraction) else v
+
+
+def _apply(fn, *values):
+    if any(v is None for v in values):
+        return None
+    try:
+        return fn(*values)
+    except TypeError:
+        return fn(*[_plain(v) for v in values])
+
+
+def _binary(build, pyop, reflected=False):
+    def method(self, other):
+        trace = self.trace
+        a, b = self.expr, trace.lift(other)
+        va, vb = self.value, (other.value if isinstance(other, Tracer) else other)
+        if reflected:
+            a, b, va, vb = b, a, vb, va
+        return trace.new(build(a, b), _apply(pyop, va, vb))
+    return method
+
+
+def _relation(kind, pyop):
+    return _binary(lambda a, b: g.relation(kind, a, b), pyop)
+
+
+def _mod(a, b):
+    return g.call(sp.Mod, a, b)
+
+
+def _floordiv(a, b):
+    return g.call(sp.floor, g.div(a, b))
+
+
+_CONVERSION_HELP = (
+    "{op} of a traced value would drop its gradient. Use NumPy functions "
+    "(np.sin, np.exp, np.sqrt, ...) instead of the math module, and keep values "
+    "as arrays/numbers instead of converting with float()/np.asarray(x, float); "
+    "to cut the gradient on purpose, use zygote_sym.stop_gradient(x).")
+
+
+class Tracer:
+    """A traced value: `expr` (SymPy node) and `value` (concrete, or None)."""
+
+    __slots__ = ("expr", "value", "trace")
+    __array_priority__ = 1000  # NumPy defers mixed operations to us
+
+    def __init__(self, expr, value, trace):
+        self.expr, self.value, self.trace = expr, value, trace
+
+    # --------------------------------------------------------------- shape
+    @property
+    def shape(self):
+        return self.trace.shapes(self.expr) if self.value is None else np.shape(self.value)
+
+    @property
+    def ndim(self):
+        return len(self.shape)
+
+    @property
+    def size(self):
+        return int(np.prod(self.shape))
+
+    @property
+    def dtype(self):
+        return np.result_type(_plain(self.value)) if self.value is not None else np.dtype(float)
+
+    def __len__(self):
+        if not self.shape:
+            raise TypeError("len() of a traced scalar")
+        return self.shape[0]
+
+    def __repr__(self):
+        return f"Tracer(value={self.value!r}, expr={self.expr})"
+
+    __hash__ = object.__hash__
+
+    # ---------------------------------------------------------- arithmetic
+    __add__ = _binary(g.add, operator.add)
+    __radd__ = _binary(g.add, operator.add, reflected=True)
+    __sub__ = _binary(g.sub, operator.sub)
+    __rsub__ = _binary(g.sub, operator.sub, reflected=True)
+    __mul__ = _binary(g.mul, operator.mul)
+    __rmul__ = _binary(g.mul, operator.mul, reflected=True)
+    __truediv__ = _binary(g.div, operator.truediv)
+    __rtruediv__ = _binary(g.div, operator.truediv, reflected=True)
+    __pow__ = _binary(g.pow_, operator.pow)
+    __rpow__ = _binary(g.pow_, operator.pow, reflected=True)
+    __mod__ = _binary(_mod, operator.mod)
+    __rmod__ = _binary(_mod, operator.mod, reflected=True)
+    __floordiv__ = _binary(_floordiv, operator.floordiv)
+    __rfloordiv__ = _binary(_floordiv, operator.floordiv, reflected=True)
+
+    def __neg__(self):
+        return self.trace.new(g.neg(self.expr), _apply(operator.neg, self.value))
+
+    def __pos__(self):
+        return self
+
+    def __abs__(self):
+        return self.trace.new(g.call(sp.Abs, self.expr), _apply(abs, self.value))
+
+    # --------------------------------------------------------- comparisons
+    __lt__ = _relation("<", operator.lt)
+    __le__ = _relation("<=", operator.le)
+    __gt__ = _relation(">", operator.gt)
+    __ge__ = _relation(">=", operator.ge)
+    __eq__ = _relation("==", operator.eq)
+    __ne__ = _relation("!=", operator.ne)
+
+    # ------------------------------------------------ Python control flow
+    def _concrete(self, op):
+        if self.value is None:
+            raise SymbolicBranchError(
+                f"{op} needs a concrete value, but {self.expr} is purely symbolic. "
+                "Pass example values (e.g. derive(f, 2.0) instead of a Symbol) so "
+                "the branch can be decided, or write the branch as a select: "
+                "np.where(cond, a, b).")
+        return self.value
+
+    def __bool__(self):
+        value = self._concrete("bool() / if / while")
+        if np.ndim(value) and np.size(value) != 1:
+            raise ValueError(
+                "the truth value of a traced array with more than one element is "
+                "ambiguous: use np.any/np.all, or np.where for an elementwise select")
+        outcome = bool(value)
+        expr = self.expr
+        if not isinstance(expr, (Relational, Boolean)):
+            expr = g.relation("!=", expr, g.ZERO)
+        self.trace.guard(expr, outcome)
+        return outcome
+
+    def __index__(self):
+        value = self._concrete("int() / range() / indexing")
+        if np.ndim(value) or not float(value).is_integer():
+            raise TracerConversionError(
+                f"int() of the traced value {value!r}, which is not an integer, would "
+                "drop its gradient: use np.floor/np.round (gradient 0) or keep it as "
+                "a number.")
+        self.trace.guard(g.relation("==", self.expr, g.const(int(value))), True)
+        return int(value)
+
+    __int__ = __index__
+
+    def __float__(self):
+        raise TracerConversionError(_CONVERSION_HELP.format(op="float() (also math.* functions)"))
+
+    def __complex__(self):
+        raise TracerConversionError(_CONVERSION_HELP.format(op="complex()"))
+
+    def __array__(self, dtype=None, copy=None):
+        raise TracerConversionError(_CONVERSION_HELP.format(op="np.asarray()/np.array()"))
+
+    # --------------------------------------------------------------- NumPy
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        from .numpy_dispatch import apply_ufunc
+        return apply_ufunc(self.trace, ufunc, method, inputs, kwargs)
+
+    def __array_function__(self, func, types, args, kwargs):
+        from .numpy_dispatch import apply_function
+        return apply_function(self.trace, func, args, kwargs)
