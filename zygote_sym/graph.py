@@ -51,18 +51,19 @@ def children(node):
     return ops if ops is not None else node.args
 
 
-def postorder(roots):
-    """Unique nodes reachable from `roots`, each after its operands (iterative)."""
+def postorder(roots, known=frozenset()):
+    """Unique nodes reachable from `roots`, each after its operands (iterative).
+    Nodes in `known` (and everything below them) are neither visited nor listed."""
     seen, order = set(), []
     for root in roots:
-        if root in seen:
+        if root in seen or root in known:
             continue
         stack = [(root, iter(children(root)))]
         seen.add(root)
         while stack:
             node, it = stack[-1]
             for child in it:
-                if child not in seen:
+                if child not in seen and child not in known:
                     seen.add(child)
                     stack.append((child, iter(children(child))))
                     break
@@ -104,9 +105,7 @@ class Shapes:
         memo = self._memo
         if node in memo:
             return memo[node]
-        for n in postorder([node]):
-            if n in memo:
-                continue
+        for n in postorder([node], memo):
             if isinstance(n, Leaf):
                 memo[n] = n.shape
             elif hasattr(n, "shape_rule"):
