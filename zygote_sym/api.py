@@ -52,11 +52,22 @@ def _evaluate(traced, nodes):
     return [None if n is None else next(out) for n in nodes]
 
 
+def _as_leaf_result(grad, example):
+    """A gradient in its input's form (SymPy stays SymPy, as do closed forms
+    that still hold symbols in mixed symbolic/numeric calls)."""
+    if grad is None or isinstance(example, sp.Expr):
+        return grad
+    if isinstance(grad, sp.Basic) and not grad.is_number:
+        return grad
+    if isinstance(grad, sp.Basic):
+        grad = complex(grad)
+        grad = grad.real if grad.imag == 0 else grad
+    return as_result(grad, example)
+
+
 def _mirror(traced, grads):
     """Gradients per leaf -> a tuple mirroring the positional arguments."""
-    shaped = iter([None if gr is None or isinstance(gr, sp.Basic) else as_result(gr, v)
-                   if not isinstance(v, sp.Expr) else gr
-                   for gr, v in zip(grads, traced.leaf_values)])
+    shaped = iter([_as_leaf_result(gr, v) for gr, v in zip(grads, traced.leaf_values)])
     return tuple(pytree.mirror(t, shaped) for t in traced.arg_trees)
 
 
@@ -188,23 +199,30 @@ class Derivation:
         self.guards = traced.guards
         self.source = source
 
+    def _bindings(self, latex):
+        leaves = [(leaf, gr) for leaf, gr in zip(self.traced.leaves, self._grads) if gr is not None]
+        if latex:
+            names = [r"\frac{\partial f}{\partial %s}" % sp.latex(self.symbols[leaf.name])
+                     for leaf, _ in leaves]
+        else:
+            names = [f"d/d{leaf.name}" for leaf, _ in leaves]
+        return closed_form.bindings([self.value] + [gr for _, gr in leaves], ["f"] + names)
+
     def latex(self):
-        """LaTeX of the gradient: the expression alone for one input, else one
-        aligned line per input path."""
-        pairs = [(leaf.name, gr) for leaf, gr in zip(self.traced.leaves, self._grads)
-                 if gr is not None]
-        if len(self.traced.leaves) == 1 and pairs:
-            return sp.latex(pairs[0][1])
-        rows = [rf"\frac{{\partial f}}{{\partial {sp.latex(self.symbols[n])}}} &= {sp.latex(gr)}"
-                for n, gr in pairs]
+        """LaTeX of the gradient: the expression alone for one input with a
+        small closed form, else an aligned block (let-bound when large)."""
+        pairs = self._bindings(latex=True)
+        if len(self.traced.leaves) == 1 and len(pairs) == 2:
+            return sp.latex(pairs[1][1])
+        rows = [f"{name if isinstance(name, str) else sp.latex(name)} &= {sp.latex(e)}"
+                for name, e in pairs if name != "f"]
         return "\\begin{aligned}\n" + " \\\\\n".join(rows) + "\n\\end{aligned}"
 
     def _repr_latex_(self):
-        return f"$\\displaystyle f = {sp.latex(self.value)},\\quad \\nabla f: {self.latex()}$"
+        return f"$\\displaystyle {self.latex()}$"
 
     def __repr__(self):
-        lines = [f"f = {self.value}"]
-        lines += [f"d/d{leaf.name} = {gr}" for leaf, gr in zip(self.traced.leaves, self._grads)]
+        lines = [f"{name} = {e}" for name, e in self._bindings(latex=False)]
         lines += [f"assuming {guard}" for guard in self.guards]
         return "\n".join(lines)
 

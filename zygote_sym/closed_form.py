@@ -11,14 +11,21 @@ import sympy as sp
 from . import graph as g
 from .ops import ArrayOp, Where
 
-SIMPLIFY_MAX_NODES = 60  # sympy.simplify is fast below this, unbounded above
-TREE_MAX_NODES = 400     # beyond this a closed form is printed let-bound
+SIMPLIFY_MAX_NODES = 60    # sympy.simplify is fast below this, unbounded above
+EVALUATE_MAX_NODES = 3000  # SymPy's evaluation is super-linear on deep DAGs
+TREE_MAX_NODES = 400       # beyond this a closed form is printed let-bound
 
 
 def evaluate(nodes, names):
-    """Rebuild `nodes` with SymPy evaluation; `names` maps Leaf -> expression."""
+    """Rebuild `nodes` with SymPy evaluation; `names` maps Leaf -> expression.
+    DAGs over EVALUATE_MAX_NODES only get their leaves renamed."""
+    order = g.postorder(nodes)
+    if len(order) > EVALUATE_MAX_NODES:
+        leaves = [n for n in order if isinstance(n, g.Leaf)]
+        return g.substitute(nodes, {leaf: names.get(leaf, sp.Symbol(leaf.name, **leaf.assumptions0))
+                                    for leaf in leaves})
     new = {}
-    for node in g.postorder(nodes):
+    for node in order:
         if isinstance(node, g.Leaf):
             new[node] = names.get(node, sp.Symbol(node.name, **node.assumptions0))
         elif not g.children(node):
@@ -38,7 +45,7 @@ def tidy(expr):
     """`sympy.simplify` when the expression is small enough to afford it."""
     if expr is None or not isinstance(expr, sp.Basic):
         return expr
-    if g.count_nodes([expr]) <= SIMPLIFY_MAX_NODES:
+    if g.tree_size([expr]) <= SIMPLIFY_MAX_NODES:
         simpler = sp.simplify(expr)
         if sp.count_ops(simpler) <= sp.count_ops(expr):
             return simpler
@@ -49,7 +56,7 @@ def closed_forms(nodes, names):
     return [tidy(e) for e in evaluate(nodes, names)]
 
 
-def let_bound(nodes, names=("f",)):
+def let_bound(nodes, names):
     """Shared subexpressions as `t_i = ...` lines, for DAGs too large to expand."""
     parents = {}
     order = g.postorder(nodes)
@@ -67,9 +74,13 @@ def let_bound(nodes, names=("f",)):
             sub[n] = t
         else:
             sub[n] = e
-    lines += [(sp.Symbol(name), sub.get(n, n)) for name, n in zip(names, nodes)]
+    lines += [(name, sub.get(n, n)) for name, n in zip(names, nodes)]
     return lines
 
 
-def latex(expr):
-    return sp.latex(expr)
+def bindings(exprs, names):
+    """(name, expression) pairs that show `exprs`: the expressions themselves
+    when their trees are small, else let-bound temporaries first."""
+    if g.tree_size(exprs) <= TREE_MAX_NODES:
+        return list(zip(names, exprs))
+    return let_bound(exprs, names)

@@ -50,7 +50,8 @@ def _partials(node, active):
 
 
 def vjp(outputs, cotangents, wrt, shapes):
-    """Cotangent expressions for each leaf in `wrt` (None where none arrives).
+    """Cotangent expressions for each leaf in `wrt` (None where the outputs do
+    not depend on the leaf).
 
     outputs: nodes; cotangents: one seed expression per output, of the
     output's logical shape (e.g. `1` for a scalar loss); shapes: the
@@ -89,5 +90,8 @@ def vjp(outputs, cotangents, wrt, shapes):
         for arg, c in zip(g.children(node), contribs):
             if c is not None and arg in active and c != 0:
                 pending.setdefault(arg, []).append(c)
-    return [broadcast_to(grads[leaf], leaf.shape, shapes) if leaf in grads else None
-            for leaf in wrt]
+    # a leaf the output reaches only through zero partials (floor, a
+    # comparison) gets 0; a leaf it does not reach at all gets None
+    reached = set(order)
+    return [broadcast_to(grads.get(leaf, g.ZERO), leaf.shape, shapes) if leaf in reached
+            else None for leaf in wrt]

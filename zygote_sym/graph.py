@@ -77,8 +77,13 @@ def count_nodes(roots):
     return len(postorder(roots))
 
 
-def leaves_of(roots):
-    return [n for n in postorder(roots) if isinstance(n, Leaf)]
+def tree_size(roots):
+    """Nodes the expanded trees of `roots` would print (shared nodes counted
+    once per use), computed in one pass over the DAG."""
+    size = {}
+    for n in postorder(roots):
+        size[n] = 1 + sum(size[c] for c in children(n))
+    return sum(size[r] for r in roots)
 
 
 def substitute(roots, mapping):

@@ -1,0 +1,48 @@
+"""Command line: `python -m zygote_sym [tour | derive EXPR]`."""
+import argparse
+import sys
+
+
+def _derive(expr, at):
+    import numpy as np
+    import sympy
+
+    import zygote_sym as zs
+    try:
+        names = sorted(str(s) for s in sympy.sympify(expr).free_symbols)
+    except sympy.SympifyError as e:
+        raise SystemExit(f"derive: cannot read {expr!r} ({e}); write it with plain "
+                         "function names, e.g. 'sin(x)*y + x**2'")
+    namespace = {k: getattr(np, k) for k in dir(np) if not k.startswith("_")}
+    f = eval(f"lambda {', '.join(names)}: {expr}", namespace)
+    values = dict(kv.split("=") for kv in at)
+    args = [float(values[n]) if n in values else sympy.Symbol(n, real=True) for n in names]
+    d = zs.derive(f, *args)
+    print(d)
+    print("LaTeX:", d.latex())
+    if d.source:
+        print(d.source)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(
+        prog="python -m zygote_sym",
+        description="zygote_sym: gradients of ordinary Python through SymPy and generated code.")
+    sub = parser.add_subparsers(dest="command")
+    sub.add_parser("tour", help="run the founding examples (the default command)")
+    p = sub.add_parser("derive", help="print the closed-form gradient of an expression, "
+                                      "e.g. derive 'sin(x)*y + x**2' [--at x=0.5 y=2]")
+    p.add_argument("expr", help="a Python expression in NumPy function names (sin, exp, ...)")
+    p.add_argument("--at", nargs="*", default=[], metavar="NAME=VALUE",
+                   help="example values (decide branches; also shows the generated kernel)")
+    args = parser.parse_args(argv)
+    if args.command == "derive":
+        _derive(args.expr, args.at)
+    else:
+        from .tour import run
+        run()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

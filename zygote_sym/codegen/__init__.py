@@ -1,0 +1,1 @@
+"""Code generation: printers per backend, emission and compilation of kernels."""

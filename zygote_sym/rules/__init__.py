@@ -1,0 +1,1 @@
+"""Pullback rules, one table per op family."""
