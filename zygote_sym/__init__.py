@@ -4,10 +4,13 @@
 >>> zs.gradient(lambda a, b: a*b, 2, 3)
 (3.0, 2.0)
 """
-from .api import Derivation, WithGradient, derive, gradient, pullback, stop_gradient, withgradient
+from .api import (Derivation, WithGradient, derive, diaghessian, gradient, hessian, jacobian,
+                  pullback, stop_gradient, withgradient)
+from .params import Grads, Params
 from .errors import NoRuleError, NonScalarOutputError, SymbolicBranchError, TracerConversionError
 from .pytree import Tangent, register_pytree
 
-__all__ = ["gradient", "withgradient", "pullback", "derive", "stop_gradient", "Derivation",
+__all__ = ["gradient", "withgradient", "pullback", "jacobian", "hessian", "diaghessian", "derive",
+           "stop_gradient", "Params", "Grads", "Derivation",
            "WithGradient", "Tangent", "register_pytree", "TracerConversionError",
            "SymbolicBranchError", "NoRuleError", "NonScalarOutputError"]

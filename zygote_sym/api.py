@@ -15,6 +15,7 @@ from . import graph as g
 from . import pytree
 from .errors import NonScalarOutputError
 from .kernel import Kernel, as_result
+from .params import Grads, Params
 from .trace import trace_call
 
 WithGradient = namedtuple("WithGradient", ["val", "grad"])
@@ -65,10 +66,21 @@ def _as_leaf_result(grad, example):
     return as_result(grad, example)
 
 
-def _mirror(traced, grads):
-    """Gradients per leaf -> a tuple mirroring the positional arguments."""
-    shaped = iter([_as_leaf_result(gr, v) for gr, v in zip(grads, traced.leaf_values)])
+def _mirror(traced, grads, params=None):
+    """Gradients per leaf -> a tuple mirroring the positional arguments, or
+    Grads for implicit parameters."""
+    shaped = [_as_leaf_result(gr, v) for gr, v in zip(grads, traced.leaf_values)]
+    if params is not None:
+        return Grads(params, shaped)
+    shaped = iter(shaped)
     return tuple(pytree.mirror(t, shaped) for t in traced.arg_trees)
+
+
+def _trace(f, args):
+    """Trace f; a single Params argument means implicit parameters."""
+    if len(args) == 1 and isinstance(args[0], Params):
+        return trace_call(f, (), params=args[0]), args[0]
+    return trace_call(f, args), None
 
 
 def withgradient(f, *args):
@@ -80,7 +92,9 @@ def withgradient(f, *args):
     containers of the same type, a :class:`Tangent` for objects, None where
     the output does not depend on an input.  int/float give float, Fraction
     gives an exact Fraction, arrays give float arrays of the same shape,
-    SymPy gives SymPy.
+    SymPy gives SymPy.  A single :class:`Params` argument instead means
+    implicit parameters of a zero-argument f; the gradient is then a
+    :class:`Grads`.
 
     Raises NonScalarOutputError if f does not return a scalar; TypeError
     (naming the argument path) for arguments that cannot be flattened.
@@ -88,14 +102,13 @@ def withgradient(f, *args):
     >>> withgradient(lambda a, b: a / b, 1, 2)
     WithGradient(val=0.5, grad=(0.5, -0.25))
     """
-    traced = trace_call(f, args)
+    traced, params = _trace(f, args)
     out = _scalar_output(traced, "withgradient")
     grads = diff.vjp([out], [g.ONE], traced.leaves, traced.shapes)
     val, *grads = _evaluate(traced, [out] + grads)
-    example = traced.out_values[0]
     if not traced.symbolic:
-        val = as_result(val, example if example is not None else 0.0)
-    return WithGradient(val, _mirror(traced, grads))
+        val = as_result(val, 0.0)
+    return WithGradient(val, _mirror(traced, grads, params))
 
 
 def gradient(f, *args):
@@ -114,6 +127,24 @@ def gradient(f, *args):
     return withgradient(f, *args).grad
 
 
+def _seeded_kernel(traced, outs, wrt, name):
+    """A kernel for the VJP of `outs` (one cotangent seed Leaf each) with
+    respect to the leaves `wrt`: kernel(*inputs, *seeds) -> the non-None grads."""
+    seeds = [g.Leaf(f"dy{i}", traced.shapes(e), role="ct") for i, e in enumerate(outs)]
+    grads = diff.vjp(outs, seeds, wrt, traced.shapes)
+    present = [gr for gr in grads if gr is not None]
+    examples = traced.leaf_values + [traced.trace.const_values[c] for c in traced.consts]
+    kernel = Kernel(present, traced.leaves + traced.consts + seeds,
+                    examples + [np.zeros(s.shape) if s.shape else 0.0 for s in seeds], name=name)
+    return kernel, seeds, grads, examples
+
+
+def _spread(grads, values):
+    """Kernel results for the non-None entries of `grads`, None elsewhere."""
+    out = iter(values)
+    return [None if gr is None else next(out) for gr in grads]
+
+
 def pullback(f, *args):
     """`(y, back)`: the primal output y = f(*args) and its pullback (VJP).
 
@@ -126,33 +157,133 @@ def pullback(f, *args):
     (30.0, (30.0, 20.0, 12.0))
     """
     traced = trace_call(f, args)
-    seeds = [g.Leaf(f"dy{i}", traced.shapes(e), role="ct")
-             for i, e in enumerate(traced.out_exprs)]
-    grads = diff.vjp(traced.out_exprs, seeds, traced.leaves, traced.shapes)
-    present = [gr for gr in grads if gr is not None]
-    inputs = traced.leaves + traced.consts + seeds
-    examples = traced.leaf_values + [traced.trace.const_values[c] for c in traced.consts]
     y = pytree.rebuild(traced.out_tree, iter(
         [as_result(v, v) if isinstance(v, (int, float, np.ndarray, np.number)) else v
          for v in traced.out_values]))
     if traced.symbolic:
+        seeds = [g.Leaf(f"dy{i}", traced.shapes(e), role="ct")
+                 for i, e in enumerate(traced.out_exprs)]
+        grads = diff.vjp(traced.out_exprs, seeds, traced.leaves, traced.shapes)
+
         def back(dy):
             names = _symbolic_names(traced)
-            names.update(zip(seeds, _flat_cotangent(dy, traced, seeds)))
-            out = iter(closed_form.closed_forms(present, names))
-            return _mirror(traced, [None if gr is None else next(out) for gr in grads])
+            names.update(zip(seeds, _flat_cotangent(dy, seeds)))
+            forms = closed_form.closed_forms([gr for gr in grads if gr is not None], names)
+            return _mirror(traced, _spread(grads, forms))
         return y, back
-    kernel = Kernel(present, inputs, examples + [np.zeros(s.shape) if s.shape else 0.0
-                                                 for s in seeds], name="pullback")
+    kernel, seeds, grads, examples = _seeded_kernel(traced, traced.out_exprs, traced.leaves,
+                                                    "pullback")
 
     def back(dy):
-        out = iter(kernel(*examples, *_flat_cotangent(dy, traced, seeds)))
-        return _mirror(traced, [None if gr is None else next(out) for gr in grads])
+        return _mirror(traced, _spread(grads, kernel(*examples, *_flat_cotangent(dy, seeds))))
     back.source = kernel.source
     return y, back
 
 
-def _flat_cotangent(dy, traced, seeds):
+def _basis(shape):
+    """One-hot arrays (a number for shape ()) for every index of `shape`."""
+    for idx in np.ndindex(shape):
+        e = np.zeros(shape)
+        e[idx] = 1.0
+        yield idx, (e if shape else 1.0)
+
+
+def _jacobian_rows(traced, out, wrt, name):
+    """J[leaf] of shape out_shape + leaf_shape for each leaf of `wrt`, by one
+    kernel call per output element (reverse mode, as jax.jacrev)."""
+    kernel, seeds, grads, examples = _seeded_kernel(traced, [out], wrt, name)
+    oshape = seeds[0].shape
+    jac = [None if gr is None else np.zeros(oshape + leaf.shape) for gr, leaf in zip(grads, wrt)]
+    for idx, e in _basis(oshape):
+        for j, row in zip(jac, _spread(grads, kernel(*examples, e))):
+            if j is not None:
+                j[idx] = row
+    return [None if j is None else (j if j.ndim else float(j)) for j in jac]
+
+
+def jacobian(f, *args):
+    """The Jacobian of f with respect to each argument.
+
+    For an output of shape S and an input leaf of shape L the block has shape
+    S + L (JAX's `jacrev` convention); a scalar output gives the gradient,
+    a scalar input gives an array of shape S.  Returns a tuple mirroring the
+    arguments, None where the output does not depend on an input.
+
+    >>> import numpy as np
+    >>> J = jacobian(lambda a, x: a**2 * x, np.array([1., 2., 3.]), 1.0)
+    >>> J[0]
+    array([[2., 0., 0.],
+           [0., 4., 0.],
+           [0., 0., 6.]])
+    >>> J[1]
+    array([1., 4., 9.])
+    """
+    traced = trace_call(f, args)
+    if len(traced.out_exprs) != 1:
+        raise TypeError(f"jacobian needs f to return one array or number; it returned "
+                        f"{len(traced.out_exprs)} leaves: stack them with np.stack, or call "
+                        "jacobian once per output")
+    if traced.symbolic:
+        raise TypeError("jacobian needs numeric arguments; for closed forms use derive")
+    jac = _jacobian_rows(traced, traced.out_exprs[0], traced.leaves, "jacobian")
+    it = iter(jac)
+    return tuple(pytree.mirror(t, it) for t in traced.arg_trees)
+
+
+def _second_order(f, args, fname):
+    traced = trace_call(f, args)
+    out = _scalar_output(traced, fname)
+    if traced.symbolic:
+        raise TypeError(f"{fname} needs numeric arguments; for closed forms use derive")
+    return traced, diff.vjp([out], [g.ONE], traced.leaves, traced.shapes)
+
+
+def hessian(f, x):
+    """The Hessian of scalar f at x (one argument: a number or an array).
+
+    The result has shape x.shape + x.shape (JAX's convention; a float for a
+    scalar x).  It is the Jacobian of the symbolic gradient, which is itself
+    a SymPy DAG differentiated again.
+
+    >>> import numpy as np
+    >>> hessian(lambda x: x[0]*x[1], np.array([0.3, -0.2]))
+    array([[0., 1.],
+           [1., 0.]])
+    """
+    traced, (grad,) = _second_order(f, (x,), "hessian")
+    leaf = traced.leaves[0] if len(traced.leaves) == 1 else None
+    if leaf is None:
+        raise TypeError("hessian takes one number or array; for several arguments "
+                        "flatten them into one array, or use diaghessian")
+    if grad is None:
+        return np.zeros(leaf.shape * 2) if leaf.shape else 0.0
+    return _jacobian_rows(traced, grad, [leaf], "hessian")[0]
+
+
+def diaghessian(f, *args):
+    """The diagonal of the Hessian of scalar f, shaped like each argument
+    (Zygote's `diaghessian`): ∂²f/∂x_i² for every element x_i.
+
+    >>> import numpy as np
+    >>> diaghessian(lambda x: np.sum(x**3), np.array([[1., 2.], [3., 4.]]))
+    (array([[ 6., 12.],
+           [18., 24.]]),)
+    """
+    traced, grads = _second_order(f, args, "diaghessian")
+    diag = []
+    for leaf, grad in zip(traced.leaves, grads):
+        if grad is None:
+            diag.append(None)
+            continue
+        block = _jacobian_rows(traced, grad, [leaf], "diaghessian")[0]
+        n = int(np.prod(leaf.shape))
+        d = np.diagonal(np.reshape(block, (n, n))).reshape(leaf.shape) if leaf.shape else block
+        diag.append(d if leaf.shape else float(d))
+    it = iter(diag)
+    return tuple(pytree.mirror(t, it) for t in traced.arg_trees)
+
+
+def _flat_cotangent(dy, seeds):
     flat = []
     pytree.flatten(dy, "dy", flat)
     if len(flat) != len(seeds):

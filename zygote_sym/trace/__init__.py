@@ -14,7 +14,7 @@ import sympy as sp
 
 from .. import graph as g
 from .. import pytree
-from .capture import scrub
+from .capture import scrub, slots
 from .tracer import Guard, Trace, Tracer
 
 __all__ = ["Traced", "Trace", "Tracer", "Guard", "trace_call", "arg_names"]
@@ -31,6 +31,7 @@ class Traced:
     out_exprs: list       # SymPy node per output leaf
     out_values: list      # concrete output values (None where symbolic)
     consts: list = field(default_factory=list)  # constant leaves, kernel inputs after `leaves`
+    n_params: int = 0     # the last n_params of `leaves` are implicit parameters
 
     @property
     def guards(self):
@@ -68,18 +69,36 @@ def _make_leaf(path, value):
     return g.Leaf(path, np.shape(value), **({"complex": True, "real": None} if complex_ else {}))
 
 
-def trace_call(f, args, names=None):
+def _param_name(slot, i):
+    return slot.key if isinstance(slot.key, str) and slot.key.isidentifier() else f"params[{i}]"
+
+
+def trace_call(f, args, names=None, params=()):
+    """Trace f(*args); `params` are implicit parameters (see params.Params)
+    that f reaches through closures, globals, attributes or container items."""
     names = names or arg_names(f, len(args))
     flat = []
     trees = [pytree.flatten(a, n, flat) for a, n in zip(args, names)]
+    params = list(params)
+    places = [s for s in slots([f]) if any(s.get() is p for p in params)]
+    for i, p in enumerate(params):
+        where = [s for s in places if s.get() is p]
+        flat.append((_param_name(where[0], i) if where else f"params[{i}]", p))
     trace = Trace()
     leaves = [_make_leaf(path, v) for path, v in flat]
-    tracers = iter([trace.new(leaf, None if isinstance(v, sp.Expr) else v)
-                    for leaf, (_, v) in zip(leaves, flat)])
-    traced_args = [pytree.rebuild(t, tracers) for t in trees]
+    tracers = [trace.new(leaf, None if isinstance(v, sp.Expr) else v)
+               for leaf, (_, v) in zip(leaves, flat)]
+    arg_tracers = iter(tracers)
+    traced_args = [pytree.rebuild(t, arg_tracers) for t in trees]
+    by_param = {id(p): t for p, t in zip(params, tracers[len(tracers) - len(params):])}
+    originals = [(s, s.get()) for s in places]
     try:
+        for s, p in originals:
+            s.set(by_param[id(p)])
         out = f(*traced_args)
     finally:
+        for s, p in originals:
+            s.set(p)
         scrub([f, *args],
               lambda v: isinstance(v, Tracer) and v.trace is trace,
               lambda t: t.expr if t.value is None else t.value)
@@ -89,4 +108,4 @@ def trace_call(f, args, names=None):
     out_values = [v.value if isinstance(v, Tracer) else v for _, v in out_flat]
     consts = [leaf for leaf in trace.const_values]
     return Traced(trace, leaves, [v for _, v in flat], trees, out_tree, out_exprs,
-                  out_values, consts)
+                  out_values, consts, n_params=len(params))
