@@ -6,11 +6,12 @@
 """
 from .api import (Derivation, WithGradient, derive, diaghessian, gradient, hessian, jacobian,
                   pullback, stop_gradient, withgradient)
+from .compiled import Compiled, compile
 from .params import Grads, Params
 from .errors import NoRuleError, NonScalarOutputError, SymbolicBranchError, TracerConversionError
 from .pytree import Tangent, register_pytree
 
 __all__ = ["gradient", "withgradient", "pullback", "jacobian", "hessian", "diaghessian", "derive",
-           "stop_gradient", "Params", "Grads", "Derivation",
+           "stop_gradient", "compile", "Compiled", "Params", "Grads", "Derivation",
            "WithGradient", "Tangent", "register_pytree", "TracerConversionError",
            "SymbolicBranchError", "NoRuleError", "NonScalarOutputError"]

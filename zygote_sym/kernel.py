@@ -37,13 +37,17 @@ class Kernel:
     `.source` is the generated Python.
     """
 
-    def __init__(self, nodes, inputs, values, name="kernel"):
-        self.backend = choose_backend(values, nodes)
+    def __init__(self, nodes, inputs, values, name="kernel", guards=(), backend=None):
+        self.backend = backend or choose_backend(values, nodes)
         ints = {leaf for leaf, v in zip(inputs, values) if _is_int(v)}
-        self._args = (nodes, inputs, ints, name)
-        self.fn = compile_source(generate(nodes, inputs, self.backend, int_leaves=ints,
-                                          name=name), name)
+        self._args = (nodes, inputs, ints, name, guards)
+        self.fn = self._build(self.backend)
         self._numpy = None
+
+    def _build(self, backend):
+        nodes, inputs, ints, name, guards = self._args
+        return compile_source(generate(nodes, inputs, backend, int_leaves=ints, guards=guards,
+                                       name=name), name)
 
     @property
     def source(self):
@@ -51,9 +55,7 @@ class Kernel:
 
     def numpy_fallback(self):
         if self._numpy is None:
-            nodes, inputs, ints, name = self._args
-            self._numpy = compile_source(generate(nodes, inputs, "numpy", int_leaves=ints,
-                                                  name=name), name)
+            self._numpy = self._build("numpy")
         return self._numpy
 
     def __call__(self, *values):

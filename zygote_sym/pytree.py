@@ -156,6 +156,24 @@ def rebuild(node, leaves):
     return new
 
 
+def structure_key(node):
+    """A hashable description of a tree: kinds, container types, field names
+    and static values (a new value of a static leaf may change control flow)."""
+    kind, meta = node.kind, node.meta
+    if kind == "static":
+        try:
+            hash(meta)
+        except TypeError:
+            meta = id(meta)
+    elif kind == "record":
+        meta = (type(meta[0]), tuple(meta[1]))
+    elif kind == "dict":
+        meta = (meta[0], tuple(meta[1]))
+    elif kind == "custom":
+        meta = (meta[0], repr(meta[1]))
+    return kind, meta, tuple(structure_key(c) for c in node.children)
+
+
 def mirror(node, grads):
     """The gradient tree: containers keep their type, objects give Tangent,
     statics give None; `grads` iterates the leaves' gradients in order."""

@@ -17,7 +17,7 @@ import numpy as np
 import scipy.special as sc
 
 from .. import graph as g
-from ..ops import ArrayOp, _sum_to
+from ..ops import RUNTIME, ArrayOp
 from .printers import ATOM, Printer
 
 _MAX_INLINE_DEPTH = 24
@@ -33,7 +33,7 @@ def _exp2(x):
 
 
 NAMESPACE = {"math": math, "np": np, "sc": sc, "Fraction": Fraction,
-             "_sign": _sign, "_exp2": _exp2, "_sum_to": _sum_to}
+             "_sign": _sign, "_exp2": _exp2, **RUNTIME}
 
 
 def _identifiers(leaves):
@@ -48,7 +48,7 @@ def _identifiers(leaves):
     return names
 
 
-def _temporaries(order, roots, backend):
+def _temporaries(order, backend):
     parents = {}
     for node in order:
         for c in g.children(node):
@@ -68,18 +68,21 @@ def _temporaries(order, roots, backend):
     return temps
 
 
-def generate(outputs, leaves, backend, *, int_leaves=(), name="kernel"):
+def generate(outputs, leaves, backend, *, int_leaves=(), guards=(), name="kernel"):
     """Source of `def name(*leaves): ... return (outputs...)`.
 
     outputs: SymPy nodes; leaves: the Leaf symbols, in argument order;
     backend: "math", "exact" or "numpy"; int_leaves: leaves cast to float on
     entry (integer inputs give float results, and numexpr/NumPy integer
-    powers with negative exponents would fail).
+    powers with negative exponents would fail); guards: (condition, outcome)
+    pairs checked as soon as they can be computed: the kernel returns None
+    when one does not hold (the caller then traces again).
     """
     printer = Printer(backend)
-    order = g.postorder(outputs)
+    expected = {cond: bool(outcome) for cond, outcome in guards}
+    order = g.postorder(list(expected) + list(outputs))
     ids = _identifiers(leaves)
-    temps = _temporaries(order, outputs, backend)
+    temps = _temporaries(order, backend)
     code = {}
     lines = []
     for leaf in leaves:
@@ -97,7 +100,10 @@ def generate(outputs, leaves, backend, *, int_leaves=(), name="kernel"):
         if not g.children(node) and isinstance(node, g.Leaf):
             raise ValueError(f"the outputs depend on {node}, which is not a kernel input")
         text = printer.render(node, lookup)
-        if node in temps:
+        if node in expected:
+            lines.append(f"if {'not ' if expected[node] else ''}({text[0]}): return None")
+            code[node] = (repr(expected[node]), ATOM)
+        elif node in temps:
             tname = f"_t{n}"
             n += 1
             lines.append(f"{tname} = {text[0]}")

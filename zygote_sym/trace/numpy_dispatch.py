@@ -80,6 +80,8 @@ UFUNCS = {
 def apply_ufunc(trace, ufunc, method, inputs, kwargs):
     if method == "reduce" and ufunc in REDUCERS:
         return REDUCERS[ufunc](*inputs, **kwargs)
+    if method == "__call__" and ufunc in FUNCTIONS:  # structural ufuncs (np.matmul)
+        return FUNCTIONS[ufunc](*inputs, **kwargs)
     build = UFUNCS.get(ufunc)
     if method != "__call__" or build is None or kwargs.get("out") is not None:
         raise NoRuleError(
@@ -100,5 +102,8 @@ def apply_function(trace, func, args, kwargs):
     if handler is None:
         raise NoRuleError(
             f"zygote_sym has no rule for np.{func.__name__} on traced values: add a "
-            "handler to FUNCTIONS in zygote_sym/trace/numpy_dispatch.py")
+            "handler to FUNCTIONS in zygote_sym/trace/array_rules.py")
     return handler(*args, **kwargs)
+
+
+from . import array_rules  # noqa: E402,F401  (fills FUNCTIONS and REDUCERS)

@@ -18,7 +18,7 @@ from sympy.logic.boolalg import Boolean
 
 from .. import graph as g
 from ..errors import SymbolicBranchError, TracerConversionError
-from ..ops import BroadcastTo
+from ..ops import BroadcastTo, where
 
 
 @dataclass(frozen=True)
@@ -119,14 +119,33 @@ _CONVERSION_HELP = (
     "to cut the gradient on purpose, use zygote_sym.stop_gradient(x).")
 
 
-class Tracer:
-    """A traced value: `expr` (SymPy node) and `value` (concrete, or None)."""
+def _numpy_method(name):
+    """`x.name(...)` as `np.name(x, ...)`, which dispatches to the array rules."""
+    func = getattr(np, name)
 
-    __slots__ = ("expr", "value", "trace")
+    def method(self, *args, **kwargs):
+        return func(self, *args, **kwargs)
+    method.__name__ = name
+    return method
+
+
+def _shape_args(args):
+    """`x.reshape(2, 3)` and `x.reshape((2, 3))` alike."""
+    return args[0] if len(args) == 1 and np.ndim(args[0]) else args
+
+
+class Tracer:
+    """A traced value: `expr` (SymPy node) and `value` (concrete, or None).
+
+    `base` is set on NumPy-style views (basic slices, reshapes, transposes):
+    (the tracer viewed, a function that maps the view back onto it), so
+    item assignment into a view also updates what it views."""
+
+    __slots__ = ("expr", "value", "trace", "base")
     __array_priority__ = 1000  # NumPy defers mixed operations to us
 
     def __init__(self, expr, value, trace):
-        self.expr, self.value, self.trace = expr, value, trace
+        self.expr, self.value, self.trace, self.base = expr, value, trace, None
 
     # --------------------------------------------------------------- shape
     @property
@@ -240,3 +259,75 @@ class Tracer:
     def __array_function__(self, func, types, args, kwargs):
         from .numpy_dispatch import apply_function
         return apply_function(self.trace, func, args, kwargs)
+
+    # -------------------------------------------------------------- arrays
+    def __getitem__(self, key):
+        from .array_rules import getitem
+        return getitem(self, key)
+
+    def __setitem__(self, key, value):
+        """Item assignment as a functional update: this tracer is rebound to a
+        SetItem node (and so is the array it is a view of, if any)."""
+        from .array_rules import setitem
+        self._rebind(setitem(self, key, value))
+
+    def _rebind(self, new):
+        self.expr, self.value = new.expr, new.value
+        if self.base is not None:
+            base, restore = self.base
+            base._rebind(restore(self))
+
+    def __iter__(self):
+        if not self.shape:
+            raise TypeError("iteration over a traced scalar")
+        return (self[i] for i in range(self.shape[0]))
+
+    def __matmul__(self, other):
+        return np.matmul(self, other)
+
+    def __rmatmul__(self, other):
+        return np.matmul(other, self)
+
+    @property
+    def T(self):
+        return np.transpose(self)
+
+    def copy(self, order="C"):
+        return Tracer(self.expr, self.value, self.trace)
+
+    def astype(self, dtype, copy=True):
+        """Float/complex casts keep the node; bool and integer casts are steps
+        (`!= 0`, truncation), whose gradient is 0."""
+        kind, expr = np.dtype(dtype).kind, self.expr
+        if kind == "b":
+            expr = g.relation("!=", expr, g.ZERO)
+        elif kind in "iu" and self.dtype.kind not in "iub":
+            expr = where(g.relation(">=", expr, g.ZERO), g.call(sp.floor, expr),
+                         g.call(sp.ceiling, expr))
+        value = None if self.value is None else np.asarray(self.value).astype(dtype)
+        return self.trace.new(expr, value)
+
+    def reshape(self, *shape, order="C"):
+        return np.reshape(self, _shape_args(shape), order=order)
+
+    def transpose(self, *axes):
+        return np.transpose(self, _shape_args(axes) if axes else None)
+
+    def flatten(self, order="C"):
+        return np.ravel(self, order).copy()  # a copy, not a view
+
+    def sort(self, axis=-1, kind=None, order=None):
+        self._rebind(np.sort(self, axis, kind, order))
+
+    def item(self):
+        if self.size != 1:
+            raise ValueError("can only convert a traced array of size 1 to a scalar")
+        return np.reshape(self, ())
+
+
+# ndarray methods that are NumPy functions of the array (`x.trace` is taken:
+# it is the Trace; use np.trace(x))
+for _name in ("sum", "mean", "prod", "max", "min", "var", "std", "cumsum", "cumprod", "clip",
+              "dot", "ravel", "squeeze", "swapaxes", "diagonal", "take", "argsort", "argmax",
+              "argmin", "nonzero"):
+    setattr(Tracer, _name, _numpy_method(_name))
