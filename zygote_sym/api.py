@@ -127,7 +127,7 @@ def gradient(f, *args):
     return withgradient(f, *args).grad
 
 
-def _seeded_kernel(traced, outs, wrt, name):
+def _seeded_kernel(traced, outs, wrt, name, guards=()):
     """A kernel for the VJP of `outs` (one cotangent seed Leaf each) with
     respect to the leaves `wrt`: kernel(*inputs, *seeds) -> the non-None grads."""
     seeds = [g.Leaf(f"dy{i}", traced.shapes(e), role="ct") for i, e in enumerate(outs)]
@@ -135,7 +135,8 @@ def _seeded_kernel(traced, outs, wrt, name):
     present = [gr for gr in grads if gr is not None]
     examples = traced.leaf_values + [traced.trace.const_values[c] for c in traced.consts]
     kernel = Kernel(present, traced.leaves + traced.consts + seeds,
-                    examples + [np.zeros(s.shape) if s.shape else 0.0 for s in seeds], name=name)
+                    examples + [np.zeros(s.shape) if s.shape else 0.0 for s in seeds], name=name,
+                    guards=guards)
     return kernel, seeds, grads, examples
 
 
@@ -192,10 +193,17 @@ def _jacobian_rows(traced, out, wrt, name):
     """J[leaf] of shape out_shape + leaf_shape for each leaf of `wrt`, by one
     kernel call per output element (reverse mode, as jax.jacrev)."""
     kernel, seeds, grads, examples = _seeded_kernel(traced, [out], wrt, name)
-    oshape = seeds[0].shape
+    return jacobian_blocks(kernel, seeds[0].shape, grads, wrt, examples)
+
+
+def jacobian_blocks(kernel, oshape, grads, wrt, inputs):
+    """Run a seeded VJP kernel once per output element; None if a guard fails."""
     jac = [None if gr is None else np.zeros(oshape + leaf.shape) for gr, leaf in zip(grads, wrt)]
     for idx, e in _basis(oshape):
-        for j, row in zip(jac, _spread(grads, kernel(*examples, e))):
+        res = kernel(*inputs, e)
+        if res is None:
+            return None
+        for j, row in zip(jac, _spread(grads, res)):
             if j is not None:
                 j[idx] = row
     return [None if j is None else (j if j.ndim else float(j)) for j in jac]

@@ -23,7 +23,7 @@ import numpy as np
 from . import diff
 from . import graph as g
 from . import pytree
-from .api import _as_leaf_result, _scalar_output, derive
+from .api import _as_leaf_result, _scalar_output, _seeded_kernel, derive, jacobian_blocks
 from .kernel import Kernel, as_result
 from .trace import trace_call
 from .trace.capture import slots
@@ -58,17 +58,11 @@ class Specialization:
 
     def __init__(self, f, args):
         traced = trace_call(f, args)
-        out = _scalar_output(traced, "compile(f).gradient")
-        grads = diff.vjp([out], [g.ONE], traced.leaves, traced.shapes)
         self.traced = traced
-        self.none = [gr is None for gr in grads]
         self.examples = traced.leaf_values
         self.consts = [traced.trace.const_values[c] for c in traced.consts]
-        guards = [(gd.expr, gd.outcome) for gd in traced.guards]
-        self.kernel = Kernel([out] + [gr for gr in grads if gr is not None],
-                             traced.leaves + traced.consts, self.examples + self.consts,
-                             guards=guards)
         self.guards = traced.guards
+        self._build(traced, [(gd.expr, gd.outcome) for gd in traced.guards])
         const_ids = {id(c) for c in self.consts}
         self.captured_arrays, self.captured_numbers = [], []
         for s in slots([f]):
@@ -82,6 +76,14 @@ class Specialization:
         return all(s.get() is v for s, v in self.captured_arrays) and all(
             s.get() == v for s, v in self.captured_numbers)
 
+    def _build(self, traced, guards):
+        out = _scalar_output(traced, "compile(f).gradient")
+        grads = diff.vjp([out], [g.ONE], traced.leaves, traced.shapes)
+        self.none = [gr is None for gr in grads]
+        self.kernel = Kernel([out] + [gr for gr in grads if gr is not None],
+                             traced.leaves + traced.consts, self.examples + self.consts,
+                             guards=guards)
+
     def run(self, leaves):
         """(value, per-leaf gradients) or None when a guard fails."""
         res = self.kernel(*leaves, *self.consts)
@@ -89,6 +91,23 @@ class Specialization:
             return None
         it = iter(res[1:])
         return res[0], [None if none else next(it) for none in self.none]
+
+
+class JacobianSpecialization(Specialization):
+    """One trace of f for its Jacobian: a seeded VJP kernel run once per
+    output element (f may return any one array or number)."""
+
+    def _build(self, traced, guards):
+        if len(traced.out_exprs) != 1:
+            raise TypeError("compile(f).jacobian needs f to return one array or number")
+        self.kernel, seeds, self.grads, _ = _seeded_kernel(
+            traced, traced.out_exprs, traced.leaves, "jacobian", guards)
+        self.oshape = seeds[0].shape
+
+    def run(self, leaves):
+        blocks = jacobian_blocks(self.kernel, self.oshape, self.grads, self.traced.leaves,
+                                 list(leaves) + self.consts)
+        return None if blocks is None else (None, blocks)
 
 
 class Compiled:
@@ -107,8 +126,8 @@ class Compiled:
         trees = [pytree.flatten(a, f"args[{i}]", flat) for i, a in enumerate(args)]
         return [v for _, v in flat], trees
 
-    def _run(self, args):
-        key = signature(args)
+    def _run(self, args, kind=Specialization):
+        key = (kind, signature(args))
         specs = self._cache.setdefault(key, [])
         leaves, _ = self._leaves(args)
         for spec in specs:
@@ -117,7 +136,7 @@ class Compiled:
                 if res is not None:
                     self._last = spec
                     return spec, res
-        spec = Specialization(self.f, args)
+        spec = kind(self.f, args)
         if len(specs) >= self.max_specializations:
             dropped = specs.pop(0)
             warnings.warn(
@@ -128,17 +147,23 @@ class Compiled:
         self._last = spec
         return spec, spec.run(leaves)
 
+    def _mirror(self, spec, args, per_leaf):
+        if all(_leaf_key(a) is not None for a in args):
+            return tuple(per_leaf)
+        it = iter(per_leaf)
+        return tuple(pytree.mirror(t, it) for t in spec.traced.arg_trees)
+
     def withgradient(self, *args):
         """(value, gradient) as :func:`zygote_sym.withgradient`, from the kernel."""
         from .api import WithGradient
         spec, (val, grads) = self._run(args)
         shaped = [_as_leaf_result(gr, v) for gr, v in zip(grads, spec.examples)]
-        if all(_leaf_key(a) is not None for a in args):
-            grad = tuple(shaped)
-        else:
-            it = iter(shaped)
-            grad = tuple(pytree.mirror(t, it) for t in spec.traced.arg_trees)
-        return WithGradient(as_result(val, 0.0), grad)
+        return WithGradient(as_result(val, 0.0), self._mirror(spec, args, shaped))
+
+    def jacobian(self, *args):
+        """The Jacobian, as :func:`zygote_sym.jacobian`, from a cached kernel."""
+        spec, (_, blocks) = self._run(args, JacobianSpecialization)
+        return self._mirror(spec, args, blocks)
 
     def gradient(self, *args):
         """The gradient, as :func:`zygote_sym.gradient`, from the kernel."""
