@@ -10,8 +10,9 @@ from .compiled import Compiled, compile
 from .params import Grads, Params
 from .errors import NoRuleError, NonScalarOutputError, SymbolicBranchError, TracerConversionError
 from .pytree import Tangent, register_pytree
+from . import optimize
 
 __all__ = ["gradient", "withgradient", "pullback", "jacobian", "hessian", "diaghessian", "derive",
            "stop_gradient", "compile", "Compiled", "Params", "Grads", "Derivation",
            "WithGradient", "Tangent", "register_pytree", "TracerConversionError",
-           "SymbolicBranchError", "NoRuleError", "NonScalarOutputError"]
+           "SymbolicBranchError", "NoRuleError", "NonScalarOutputError", "optimize"]

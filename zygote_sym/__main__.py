@@ -1,4 +1,4 @@
-"""Command line: `python -m zygote_sym [tour | derive EXPR]`."""
+"""Command line: `python -m zygote_sym [tour | derive EXPR | fit FILE.dat]`."""
 import argparse
 import sys
 
@@ -24,6 +24,18 @@ def _derive(expr, at):
         print(d.source)
 
 
+def _fit(path, jac, method):
+    from pathlib import Path
+
+    from . import nist
+    if not Path(path).is_file():
+        raise SystemExit(f"fit: no such file: {path}")
+    try:
+        nist.run_file(path, jac=jac, method=method)
+    except ValueError as e:
+        raise SystemExit(f"fit: {e}")
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(
         prog="python -m zygote_sym",
@@ -35,9 +47,20 @@ def main(argv=None):
     p.add_argument("expr", help="a Python expression in NumPy function names (sin, exp, ...)")
     p.add_argument("--at", nargs="*", default=[], metavar="NAME=VALUE",
                    help="example values (decide branches; also shows the generated kernel)")
+    p = sub.add_parser("fit", help="fit a NIST StRD nonlinear-regression .dat file from both "
+                                   "starts with compiled Jacobians; print it beside the "
+                                   "certified values")
+    p.add_argument("file", help="a NIST StRD nonlinear-regression .dat file")
+    p.add_argument("--jac", default="zygote_sym", choices=["zygote_sym", "2-point", "3-point"],
+                   help="the residual Jacobian: compiled zygote_sym kernel (default) or "
+                        "SciPy finite differences, for comparison")
+    p.add_argument("--method", default="trf", choices=["trf", "lm", "dogbox"],
+                   help="scipy.optimize.least_squares method (default trf)")
     args = parser.parse_args(argv)
     if args.command == "derive":
         _derive(args.expr, args.at)
+    elif args.command == "fit":
+        _fit(args.file, args.jac, args.method)
     else:
         from .tour import run
         run()

@@ -13,8 +13,10 @@ and dtypes.  A specialization is reused only while
 - the Python numbers f captured from closures/globals still have the values
   they had (they were folded into the kernel as constants).
 
-A function written for scalars and called with arrays of one common shape
-is evaluated elementwise over the batch (a gradient field, see `batch.py`).
+A function written for scalars and called with arrays is evaluated
+elementwise over the batch (:class:`BatchedSpecialization`): a gradient
+field.  Its guards are checked per element; elements that take another
+branch are traced once more at one of them and merged by mask.
 """
 import warnings
 
@@ -23,16 +25,18 @@ import numpy as np
 from . import diff
 from . import graph as g
 from . import pytree
-from .api import _as_leaf_result, _scalar_output, _seeded_kernel, derive, jacobian_blocks
+from .api import (WithGradient, _as_leaf_result, _scalar_output, _seeded_kernel, derive,
+                  jacobian_blocks)
+from .errors import NonScalarOutputError
 from .kernel import Kernel, as_result
 from .trace import trace_call
 from .trace.capture import slots
 
-# (type, shape, dtype) of a plain leaf: the fast signature of simple calls
 _SIMPLE = {float: float, int: int}
 
 
 def _leaf_key(a):
+    """The signature of a plain leaf (None for anything else)."""
     t = type(a)
     if t in _SIMPLE:
         return t
@@ -43,7 +47,7 @@ def _leaf_key(a):
 
 def signature(args):
     """A hashable key for the structure, shapes and dtypes of `args`."""
-    keys = tuple(_leaf_key(a) for a in args)
+    keys = tuple(map(_leaf_key, args))
     if None not in keys:
         return keys
     flat = []
@@ -52,17 +56,37 @@ def signature(args):
             tuple(_leaf_key(v) or (type(v), np.shape(v)) for _, v in flat))
 
 
+def _flat_leaves(args):
+    flat = []
+    for i, a in enumerate(args):
+        pytree.flatten(a, f"args[{i}]", flat)
+    return [v for _, v in flat]
+
+
+def _wrt_leaves(traced, wrt):
+    """The leaves of the arguments in `wrt` (all arguments when None)."""
+    if wrt is None:
+        return list(traced.leaves)
+    chosen, start = [], 0
+    for i, tree in enumerate(traced.arg_trees):
+        n = pytree.count_leaves(tree)
+        if i in wrt:
+            chosen += traced.leaves[start:start + n]
+        start += n
+    return chosen
+
+
 class Specialization:
     """One trace of f: its kernel (primal + gradients, guards inside) and the
     captured state it assumes."""
 
-    def __init__(self, f, args):
+    def __init__(self, f, args, wrt=None):
         traced = trace_call(f, args)
         self.traced = traced
         self.examples = traced.leaf_values
         self.consts = [traced.trace.const_values[c] for c in traced.consts]
         self.guards = traced.guards
-        self._build(traced, [(gd.expr, gd.outcome) for gd in traced.guards])
+        self._build(traced, [(gd.expr, gd.outcome) for gd in traced.guards], wrt)
         const_ids = {id(c) for c in self.consts}
         self.captured_arrays, self.captured_numbers = [], []
         for s in slots([f]):
@@ -76,13 +100,18 @@ class Specialization:
         return all(s.get() is v for s, v in self.captured_arrays) and all(
             s.get() == v for s, v in self.captured_numbers)
 
-    def _build(self, traced, guards):
+    def _build(self, traced, guards, wrt):
         out = _scalar_output(traced, "compile(f).gradient")
+        chosen = set(_wrt_leaves(traced, wrt))
         grads = diff.vjp([out], [g.ONE], traced.leaves, traced.shapes)
+        grads = [gr if leaf in chosen else None for gr, leaf in zip(grads, traced.leaves)]
         self.none = [gr is None for gr in grads]
         self.kernel = Kernel([out] + [gr for gr in grads if gr is not None],
                              traced.leaves + traced.consts, self.examples + self.consts,
                              guards=guards)
+        # all-float scalar kernels already return floats in the final layout
+        self.floats_only = self.kernel.backend == "math" and not any(self.none) and all(
+            type(v) is float for v in self.examples)
 
     def run(self, leaves):
         """(value, per-leaf gradients) or None when a guard fails."""
@@ -97,46 +126,164 @@ class JacobianSpecialization(Specialization):
     """One trace of f for its Jacobian: a seeded VJP kernel run once per
     output element (f may return any one array or number)."""
 
-    def _build(self, traced, guards):
+    floats_only = False
+
+    def _build(self, traced, guards, wrt):
         if len(traced.out_exprs) != 1:
             raise TypeError("compile(f).jacobian needs f to return one array or number")
+        self.wrt = _wrt_leaves(traced, wrt)
         self.kernel, seeds, self.grads, _ = _seeded_kernel(
-            traced, traced.out_exprs, traced.leaves, "jacobian", guards)
+            traced, traced.out_exprs, self.wrt, "jacobian", guards)
         self.oshape = seeds[0].shape
 
     def run(self, leaves):
-        blocks = jacobian_blocks(self.kernel, self.oshape, self.grads, self.traced.leaves,
+        blocks = jacobian_blocks(self.kernel, self.oshape, self.grads, self.wrt,
                                  list(leaves) + self.consts)
-        return None if blocks is None else (None, blocks)
+        if blocks is None:
+            return None
+        by_leaf = dict(zip(self.wrt, blocks))
+        return None, [by_leaf.get(leaf) for leaf in self.traced.leaves]
+
+
+class _Branch:
+    """One traced branch of a batched function: its elementwise kernels and
+    the guard conditions that select it."""
+
+    def __init__(self, f, scalar_args, wrt):
+        traced = trace_call(f, scalar_args)
+        if traced.consts:
+            raise TypeError("batched evaluation needs f to capture no arrays: pass them "
+                            "as arguments")
+        out = _scalar_output(traced, "compile(f).gradient")
+        chosen = set(_wrt_leaves(traced, wrt))
+        grads = diff.vjp([out], [g.ONE], traced.leaves, traced.shapes)
+        self.none = [gr is None or leaf not in chosen for gr, leaf in zip(grads, traced.leaves)]
+        self.nodes = [out] + [gr for gr, none in zip(grads, self.none) if not none]
+        self.leaves = traced.leaves
+        self.guards = traced.guards
+        self._kernels = {}
+
+    def kernel(self, shape, guards=False):
+        """The kernel over arrays of `shape`: the scalar DAG with leaves of that
+        shape, so large batches get fused regions and reused buffers."""
+        key = (shape, guards)
+        if key not in self._kernels:
+            batch = [g.Leaf(leaf.name, shape) for leaf in self.leaves]
+            nodes = [gd.expr for gd in self.guards] if guards else self.nodes
+            nodes = g.substitute(nodes, dict(zip(self.leaves, batch)))
+            self._kernels[key] = Kernel(nodes, batch, [np.zeros(2)] * len(batch),
+                                        name="batched_guards" if guards else "batched",
+                                        backend="numpy")
+        return self._kernels[key]
+
+    def mask(self, leaves, shape):
+        """Where every guard of this branch holds."""
+        ok = np.ones(shape, dtype=bool)
+        if self.guards:
+            for cond, gd in zip(self.kernel(shape, guards=True)(*leaves), self.guards):
+                ok &= np.broadcast_to(np.asarray(cond) == gd.outcome, shape)
+        return ok
+
+
+class BatchedSpecialization:
+    """A function written for scalars, called with arrays: the scalar trace's
+    DAG has elementwise semantics, so its kernel evaluates the whole batch at
+    once.  Guards become per-element masks; elements that fail every known
+    branch get a new trace at one of them (at most `max_branches`)."""
+
+    floats_only = False
+    captured_arrays = captured_numbers = ()
+
+    def __init__(self, f, args, wrt=None, max_branches=8):
+        self.f, self.wrt, self.max_branches = f, wrt, max_branches
+        self.shape = np.broadcast_shapes(*[np.shape(a) for a in args])
+        self.branches = []
+        self.examples = list(args)
+        self.traced = None
+        self._add_branch(args, (0,) * len(self.shape))
+
+    def fresh(self):
+        return True
+
+    def _add_branch(self, args, index):
+        scalar = [float(np.broadcast_to(a, self.shape)[index]) for a in args]
+        if len(self.branches) >= self.max_branches:
+            raise RuntimeError(f"batched evaluation needs more than {self.max_branches} "
+                               "traced branches; write the branches with np.where")
+        branch = _Branch(self.f, scalar, self.wrt)
+        self.branches.append(branch)
+        return branch
+
+    def run(self, leaves):
+        leaves = [np.asarray(v, dtype=float) for v in leaves]
+        todo = np.ones(self.shape, dtype=bool)
+        val = np.full(self.shape, np.nan)
+        grads = [np.zeros(self.shape) for _ in leaves]
+        reached = [False] * len(leaves)
+        i = 0
+        while todo.any():
+            if i == len(self.branches):  # elements no known branch takes
+                first = np.unravel_index(np.argmax(todo), self.shape)
+                self._add_branch(leaves, first)
+                todo[first] = False  # never loop on an element its own trace rejects
+            branch = self.branches[i]
+            i += 1
+            take = branch.mask(leaves, self.shape) & (todo | (i == len(self.branches)))
+            if not take.any():
+                continue
+            if take.all():
+                res = branch.kernel(self.shape)(*[np.broadcast_to(v, self.shape) for v in leaves])
+            else:
+                sub = [np.broadcast_to(v, self.shape)[take] for v in leaves]
+                res = branch.kernel(sub[0].shape)(*sub)
+            parts = iter(res[1:])
+            val[take] = res[0]
+            for k, none in enumerate(branch.none):
+                if not none:
+                    grads[k][take] = next(parts)
+                    reached[k] = True
+            todo &= ~take
+        return val, [gr if r else None for gr, r in zip(grads, reached)]
 
 
 class Compiled:
     """A function compiled for repeated gradients; see :func:`compile`."""
 
-    def __init__(self, f, max_specializations=8):
+    def __init__(self, f, wrt=None, max_specializations=8):
         self.f = f
+        self.wrt = None if wrt is None else set((wrt,) if isinstance(wrt, int) else wrt)
         self.max_specializations = max_specializations
         self._cache = {}
         self._last = None
 
-    def _leaves(self, args):
-        if all(_leaf_key(a) is not None for a in args):
-            return list(args), None
-        flat = []
-        trees = [pytree.flatten(a, f"args[{i}]", flat) for i, a in enumerate(args)]
-        return [v for _, v in flat], trees
+    def _specialize(self, kind, args):
+        if kind is not Specialization:
+            return kind(self.f, args, self.wrt)
+        try:
+            return Specialization(self.f, args, self.wrt)
+        except (NonScalarOutputError, ValueError) as e:
+            simple = all(_leaf_key(a) is not None for a in args)
+            if not simple or not any(np.ndim(a) for a in args):
+                raise
+            if isinstance(e, ValueError) and "ambiguous" not in str(e):
+                raise
+            try:  # a function of scalars called with arrays: a gradient field
+                return BatchedSpecialization(self.f, args, self.wrt, self.max_specializations)
+            except Exception:
+                raise e from None
 
     def _run(self, args, kind=Specialization):
         key = (kind, signature(args))
         specs = self._cache.setdefault(key, [])
-        leaves, _ = self._leaves(args)
+        simple = all(_leaf_key(a) is not None for a in args)
+        leaves = args if simple else _flat_leaves(args)
         for spec in specs:
             if spec.fresh():
                 res = spec.run(leaves)
                 if res is not None:
                     self._last = spec
                     return spec, res
-        spec = kind(self.f, args)
+        spec = self._specialize(kind, args)
         if len(specs) >= self.max_specializations:
             dropped = specs.pop(0)
             warnings.warn(
@@ -148,26 +295,29 @@ class Compiled:
         return spec, spec.run(leaves)
 
     def _mirror(self, spec, args, per_leaf):
-        if all(_leaf_key(a) is not None for a in args):
+        if spec.traced is None or all(_leaf_key(a) is not None for a in args):
             return tuple(per_leaf)
         it = iter(per_leaf)
         return tuple(pytree.mirror(t, it) for t in spec.traced.arg_trees)
 
     def withgradient(self, *args):
         """(value, gradient) as :func:`zygote_sym.withgradient`, from the kernel."""
-        from .api import WithGradient
         spec, (val, grads) = self._run(args)
+        if spec.floats_only:
+            return WithGradient(float(val), tuple(map(float, grads)))
         shaped = [_as_leaf_result(gr, v) for gr, v in zip(grads, spec.examples)]
+        if isinstance(spec, BatchedSpecialization):
+            return WithGradient(val, tuple(shaped))
         return WithGradient(as_result(val, 0.0), self._mirror(spec, args, shaped))
+
+    def gradient(self, *args):
+        """The gradient, as :func:`zygote_sym.gradient`, from the kernel."""
+        return self.withgradient(*args).grad
 
     def jacobian(self, *args):
         """The Jacobian, as :func:`zygote_sym.jacobian`, from a cached kernel."""
         spec, (_, blocks) = self._run(args, JacobianSpecialization)
         return self._mirror(spec, args, blocks)
-
-    def gradient(self, *args):
-        """The gradient, as :func:`zygote_sym.gradient`, from the kernel."""
-        return self.withgradient(*args).grad
 
     def __call__(self, *args):
         return self.withgradient(*args).val
@@ -181,31 +331,44 @@ class Compiled:
         """The generated Python of the most recently used specialization."""
         if self._last is None:
             raise AttributeError("no kernel yet: call .gradient(...) once first")
+        if isinstance(self._last, BatchedSpecialization):
+            return "\n".join(k.source for b in self._last.branches for k in b._kernels.values())
         return self._last.kernel.source
 
     @property
     def guards(self):
-        return [] if self._last is None else self._last.guards
+        return [] if self._last is None or self._last.traced is None else self._last.guards
 
 
-def compile(f=None, *, max_specializations=8):
+def compile(f=None, *, wrt=None, max_specializations=8):
     """Compile f for repeated gradient calls (decorator or function).
 
     `c = compile(f)`; `c.gradient(*args)`, `c.withgradient(*args)`,
-    `c(*args)` (the value), `c.source` (the generated Python), `c.derive(*args)`.
-    The first call with a new input signature traces, differentiates,
-    generates and compiles; later calls run only the kernel, after checking
-    the guards and captured state (see the module docstring).
+    `c.jacobian(*args)`, `c(*args)` (the value), `c.source` (the generated
+    Python), `c.derive(*args)`.  `wrt` (an argument index or a tuple of them)
+    limits the gradient to those arguments (the others give None and cost
+    nothing), like JAX's `argnums`.  The first call with a new input
+    signature traces, differentiates, generates and compiles; later calls
+    run only the kernel, after checking the guards and captured state (see
+    the module docstring).  Kernels reuse work buffers between calls, so one
+    compiled function must not run in two threads at once.
+
+    A function of scalars called with arrays returns the gradient field:
+    per-element values and derivatives, shaped like the broadcast inputs.
 
     >>> import numpy as np
-    >>> @compile
+    >>> @compile(wrt=0)
     ... def loss(p, t, y):
     ...     a, b = p
     ...     return np.sum((a*np.exp(-b*t) - y)**2)
     >>> t = np.linspace(0, 1, 5); y = 2*np.exp(-t)
-    >>> [float(v) for v in loss.gradient(np.array([2.0, 1.0]), t, y)[0]]
-    [0.0, 0.0]
+    >>> g = loss.gradient(np.array([2.0, 1.0]), t, y)
+    >>> [float(v) for v in g[0]], g[1]
+    ([0.0, 0.0], None)
+    >>> field = compile(lambda x: x**2 if x > 0 else -x).gradient(np.array([-1.0, 0.5, 2.0]))
+    >>> field[0]
+    array([-1.,  1.,  4.])
     """
     if f is None:
-        return lambda fn: Compiled(fn, max_specializations)
-    return Compiled(f, max_specializations)
+        return lambda fn: Compiled(fn, wrt, max_specializations)
+    return Compiled(f, wrt, max_specializations)

@@ -46,8 +46,9 @@ class Kernel:
 
     def _build(self, backend):
         nodes, inputs, ints, name, guards = self._args
-        return compile_source(generate(nodes, inputs, backend, int_leaves=ints, guards=guards,
-                                       name=name), name)
+        source, extra = generate(nodes, inputs, backend, int_leaves=ints, guards=guards,
+                                 name=name, fuse=True)
+        return compile_source(source, name, extra)
 
     @property
     def source(self):

@@ -156,6 +156,12 @@ def rebuild(node, leaves):
     return new
 
 
+def count_leaves(node):
+    if node.kind == "leaf":
+        return 1
+    return sum(count_leaves(c) for c in node.children)
+
+
 def structure_key(node):
     """A hashable description of a tree: kinds, container types, field names
     and static values (a new value of a static leaf may change control flow)."""

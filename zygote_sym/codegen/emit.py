@@ -17,8 +17,9 @@ import numpy as np
 import scipy.special as sc
 
 from .. import graph as g
-from ..ops import RUNTIME, ArrayOp
-from .printers import ATOM, Printer
+from ..ops import RUNTIME, ArrayOp, Where
+from . import fuse as fusion
+from .printers import ATOM, FUNCTIONS, Printer
 
 _MAX_INLINE_DEPTH = 24
 _RESERVED = {"math", "np", "sc", "Fraction"}
@@ -48,50 +49,84 @@ def _identifiers(leaves):
     return names
 
 
-def _temporaries(order, backend):
-    parents = {}
-    for node in order:
-        for c in g.children(node):
-            parents[c] = parents.get(c, 0) + 1
-    temps, depth = set(), {}
-    for node in order:
-        kids = g.children(node)
-        if not kids:
-            depth[node] = 0
-            continue
-        d = 1 + max(depth[c] for c in kids)
-        if parents.get(node, 0) > 1 or d > _MAX_INLINE_DEPTH or (
-                backend == "numpy" and isinstance(node, ArrayOp)):
-            temps.add(node)
-            d = 0
-        depth[node] = d
-    return temps
+class _Plan:
+    """Which nodes become temporaries, and (NumPy backend) which are fused
+    numexpr regions or NumPy calls writing into reusable buffers."""
+
+    def __init__(self, order, outputs, backend, fuse):
+        self.shapes = g.Shapes()
+        parents = {}
+        for node in order:
+            for c in g.children(node):
+                parents.setdefault(c, []).append(node)
+        big = (lambda n: int(np.prod(self.shapes(n))) >= fusion.MIN_SIZE) if fuse else \
+            (lambda n: False)
+        elementwise = [n for n in order if g.children(n) and (
+            not isinstance(n, ArrayOp) or isinstance(n, Where))]
+        # a region is a large elementwise node numexpr can print; a cut is a
+        # large transcendental NumPy computes faster (its operands fused apart)
+        self.cut = {n for n in elementwise if big(n) and fusion.wants_numpy(n)}
+        self.region = {n for n in elementwise if big(n) and fusion.printable(n)
+                       and n not in self.cut}
+        self.printable = {n for n in elementwise if fusion.printable(n)}
+        outs = set(outputs)
+        self.temps, depth = set(), {}
+        for node in order:
+            kids = g.children(node)
+            if not kids:
+                depth[node] = 0
+                continue
+            d = 1 + max(depth[c] for c in kids)
+            ps = parents.get(node, [])
+            if len(ps) > 1 or d > _MAX_INLINE_DEPTH or node in self.cut or (
+                    backend == "numpy" and isinstance(node, ArrayOp) and node not in self.region):
+                self.temps.add(node)
+            elif node in self.region and (node in outs or any(
+                    p not in self.region or p in self.cut for p in ps)):
+                self.temps.add(node)  # a region's root
+            elif node not in self.printable and any(p in self.region for p in ps):
+                self.temps.add(node)  # numexpr cannot print it: NumPy computes it apart
+            elif any(p in self.cut for p in ps) and node in self.region:
+                self.temps.add(node)
+            if node in self.temps:
+                d = 0
+            depth[node] = d
+        # large intermediates write into buffers kept across calls (no page
+        # faults from fresh allocations); outputs always get fresh arrays
+        self.buffered = {n for n in self.temps & (self.region | self.cut) if n not in outs}
 
 
-def generate(outputs, leaves, backend, *, int_leaves=(), guards=(), name="kernel"):
-    """Source of `def name(*leaves): ... return (outputs...)`.
+def generate(outputs, leaves, backend, *, int_leaves=(), guards=(), name="kernel", fuse=False):
+    """Source of `def name(*leaves): ... return (outputs...)`, and the extra
+    namespace it needs (numexpr objects, buffers).
 
     outputs: SymPy nodes; leaves: the Leaf symbols, in argument order;
     backend: "math", "exact" or "numpy"; int_leaves: leaves cast to float on
     entry (integer inputs give float results, and numexpr/NumPy integer
     powers with negative exponents would fail); guards: (condition, outcome)
     pairs checked as soon as they can be computed: the kernel returns None
-    when one does not hold (the caller then traces again).
+    when one does not hold (the caller then traces again); fuse: evaluate
+    large elementwise regions with numexpr (see fuse.py).
     """
     printer = Printer(backend)
+    ne_printer = fusion.NumexprPrinter()
     expected = {cond: bool(outcome) for cond, outcome in guards}
     order = g.postorder(list(expected) + list(outputs))
     ids = _identifiers(leaves)
-    temps = _temporaries(order, backend)
-    code = {}
-    lines = []
+    plan = _Plan(order, outputs, backend, fuse and backend == "numpy")
+    code, ne_code, bool_names = {}, {}, set()
+    extra, lines = {}, []
     for leaf in leaves:
-        code[leaf] = (ids[leaf], ATOM)
+        code[leaf] = ne_code[leaf] = (ids[leaf], ATOM)
         if leaf in int_leaves and backend != "exact":
             cast = "float({0})" if backend == "math" else "np.asarray({0}, dtype=float)"
             lines.append(f"{ids[leaf]} = " + cast.format(ids[leaf]))
+
     def lookup(node):  # numbers made up by the printer itself are not in `code`
         return code[node] if node in code else printer.render(node, lookup)
+
+    def ne_lookup(node):
+        return ne_code[node] if node in ne_code else ne_printer.render(node, ne_lookup)
 
     n = 0
     for node in order:
@@ -99,27 +134,48 @@ def generate(outputs, leaves, backend, *, int_leaves=(), guards=(), name="kernel
             continue
         if not g.children(node) and isinstance(node, g.Leaf):
             raise ValueError(f"the outputs depend on {node}, which is not a kernel input")
+        kids = g.children(node)
         text = printer.render(node, lookup)
+        if node in plan.printable:
+            ne_code[node] = ne_printer.render(node, ne_lookup)
+        tname = f"_t{n}"
+        buf = f", out=_b{n}" if node in plan.buffered else ""
+        if node in plan.buffered:
+            dtype = "bool" if fusion.is_boolean(node) else "float"
+            extra[f"_b{n}"] = np.empty(plan.shapes(node), dtype=dtype)
         if node in expected:
             lines.append(f"if {'not ' if expected[node] else ''}({text[0]}): return None")
             code[node] = (repr(expected[node]), ATOM)
-        elif node in temps:
-            tname = f"_t{n}"
-            n += 1
+            continue
+        names = fusion.operand_names(ne_code[node][0]) if node in plan.region else []
+        if node in plan.temps and node in plan.region and len(names) <= fusion.MAX_OPERANDS:
+            bools = {name for name in names if name in bool_names}
+            expr = ne_code[node][0]
+            extra[f"_ne{n}"] = fusion.compile_region(expr, names, bools)
+            lines.append(f"{tname} = _ne{n}({', '.join(names)}{buf}, ex_uses_vml=False)"
+                         f"  # {expr}")
+        elif node in plan.cut:
+            fn = FUNCTIONS[node.func][1]
+            lines.append(f"{tname} = {fn}({', '.join(code[c][0] for c in kids)}{buf})")
+        elif node in plan.temps:
             lines.append(f"{tname} = {text[0]}")
-            code[node] = (tname, ATOM)
         else:
             code[node] = text
+            continue
+        n += 1
+        code[node] = ne_code[node] = (tname, ATOM)
+        if fusion.is_boolean(node):
+            bool_names.add(tname)
     ret = ", ".join(code[o][0] for o in outputs)
     lines.append(f"return ({ret}{',' if len(outputs) == 1 else ''})")
     args = ", ".join(ids[leaf] for leaf in leaves)
     body = "\n".join("    " + line for line in lines)
-    return f"def {name}({args}):\n{body}\n"
+    return f"def {name}({args}):\n{body}\n", extra
 
 
-def compile_source(source, name="kernel"):
+def compile_source(source, name="kernel", extra=None):
     """Compile generated source; the function gets a `.source` attribute."""
-    namespace = dict(NAMESPACE)
+    namespace = dict(NAMESPACE, **(extra or {}))
     exec(compile(source, f"<zygote_sym {name}>", "exec"), namespace)
     fn = namespace[name]
     fn.source = source

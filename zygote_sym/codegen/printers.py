@@ -119,7 +119,8 @@ class Printer:
         for f in node.args:
             if f == -1:
                 sign = "-" if not sign else ""
-            elif isinstance(f, sp.Pow) and isinstance(f.exp, sp.Number) and f.exp < 0:
+            elif isinstance(f, sp.Pow) and isinstance(f.exp, sp.Number) and f.exp < 0 \
+                    and code(f)[1] != ATOM:  # (a temporary is used as it is)
                 e = -f.exp
                 den.append(code(f.base) if e == 1 else self.pow(sp.Pow(f.base, e, evaluate=False), code))
             else:

@@ -1,0 +1,142 @@
+"""Fused elementwise regions for large arrays: numexpr, with a measured cost model.
+
+In a NumPy kernel every elementwise temporary over a large array is one
+region: its inline expression (the unshared elementwise nodes under it) is
+evaluated by one precompiled `numexpr.NumExpr` object, in blocks, with no
+full-size temporaries, on numexpr's threads.  A transcendental that NumPy
+computes faster than numexpr (NumPy's SIMD `exp`/`log1p` beat numexpr
+without VML; numexpr wins `sin`/`cos`) is cut out as a temporary of its own
+and computed by NumPy, and the arithmetic around it stays fused.  Which
+backend is faster is measured once per process on this machine
+(`faster_in_numpy`), not assumed.
+
+numexpr's rules are the law here: only its functions (`FUNCTIONS`), float64
+and bool operands (integer inputs were cast to float on kernel entry), at
+most 63 operands per expression (larger regions stay NumPy).
+"""
+import re
+import time
+
+import numexpr
+import numpy as np
+import sympy as sp
+from sympy.codegen.cfunctions import expm1, hypot, log1p, log2, log10
+from sympy.core.relational import Relational
+from sympy.logic.boolalg import BooleanAtom
+
+from ..ops import ArrayOp, Where
+from .printers import ATOM, MUL, POW, Printer, wrap
+
+MIN_SIZE = 20_000   # below this, numexpr's per-call cost (µs) outweighs fusion
+MAX_OPERANDS = 60   # numexpr accepts at most 63 inputs
+
+FUNCTIONS = {
+    sp.exp: "exp", sp.log: "log", log1p: "log1p", expm1: "expm1", log2: "log2",
+    log10: "log10", sp.sin: "sin", sp.cos: "cos", sp.tan: "tan", sp.asin: "arcsin",
+    sp.acos: "arccos", sp.atan: "arctan", sp.atan2: "arctan2", hypot: "hypot",
+    sp.sinh: "sinh", sp.cosh: "cosh", sp.tanh: "tanh", sp.asinh: "arcsinh",
+    sp.acosh: "arccosh", sp.atanh: "arctanh", sp.Abs: "abs", sp.sign: "sign",
+    sp.floor: "floor", sp.ceiling: "ceil", sp.Max: "maximum", sp.Min: "minimum",
+}
+
+
+def is_boolean(node):
+    # not isinstance(node, Boolean): SymPy's Symbol is a Boolean too
+    return isinstance(node, (Relational, sp.And, sp.Or, sp.Not, BooleanAtom))
+
+
+def printable(node):
+    """Can numexpr evaluate this node given its operands?"""
+    if isinstance(node, (sp.Add, sp.Mul, sp.Pow, Relational, sp.And, sp.Or, sp.Not, Where)):
+        return True
+    return node.func in FUNCTIONS
+
+
+class NumexprPrinter(Printer):
+    """The numexpr dialect: bare function names, `where`, `&`/`|`/`~`, float literals."""
+
+    def __init__(self):
+        super().__init__("numexpr")
+
+    def number(self, n):
+        if n is sp.true or n is sp.false or isinstance(n, sp.Integer):
+            return super().number(n)
+        text = repr(float(n))
+        return (text, ATOM) if not text.startswith("-") else (text, MUL + 5)
+
+    def render(self, node, code):
+        if isinstance(node, Where):
+            c, a, b = (code(v)[0] for v in node.args)
+            return f"where({c}, {a}, {b})", ATOM
+        if isinstance(node, (sp.And, sp.Or)):
+            op = " & " if isinstance(node, sp.And) else " | "
+            return op.join(f"({code(v)[0]})" for v in node.args), ATOM - 1
+        if isinstance(node, sp.Not):
+            return f"~({code(node.args[0])[0]})", ATOM
+        if node.func in FUNCTIONS:
+            return f"{FUNCTIONS[node.func]}({', '.join(code(v)[0] for v in node.args)})", ATOM
+        return super().render(node, code)
+
+    def pow(self, node, code):
+        base, e = node.args
+        b = code(base)
+        if e == sp.Rational(1, 2):
+            return f"sqrt({b[0]})", ATOM
+        if e == sp.Rational(-1, 2):
+            return f"1/sqrt({b[0]})", MUL
+        if e == -1:
+            return f"1/{wrap(b, MUL + 1)}", MUL
+        return f"{wrap(b, POW + 1)}**{wrap(code(e), POW + 1)}", POW
+
+
+_NAME = re.compile(r"\b[A-Za-z_][A-Za-z0-9_]*\b(?!\s*\()")
+
+
+def operand_names(expr):
+    """The variables of a numexpr expression (names not followed by a call)."""
+    return sorted(set(_NAME.findall(expr)) - {"True", "False"})
+
+
+def compile_region(expr, names, bool_names):
+    """A precompiled NumExpr for `expr` over operands `names` (float64, or
+    bool for those in `bool_names`)."""
+    sig = [(n, bool if n in bool_names else np.double) for n in names]
+    return numexpr.necompiler.NumExpr(expr, signature=sig)
+
+
+# ------------------------------------------------------------ cost model
+_NUMPY = {sp.exp: np.exp, sp.log: np.log, log1p: np.log1p, expm1: np.expm1,
+          sp.sin: np.sin, sp.cos: np.cos, sp.tan: np.tan, sp.atan: np.arctan,
+          sp.tanh: np.tanh, sp.sinh: np.sinh, sp.cosh: np.cosh}
+_faster_in_numpy = {}
+
+
+def faster_in_numpy(func):
+    """Is NumPy's `func` faster than numexpr's on this machine?  Timed once per
+    process on 2**16 elements (best of 3), for functions both have."""
+    if func not in _NUMPY:
+        return False
+    if func not in _faster_in_numpy:
+        x = np.random.default_rng(0).uniform(0.1, 0.9, 1 << 16)
+        out = np.empty_like(x)
+        ne = compile_region(f"{FUNCTIONS[func]}(x)", ["x"], ())
+        np_fn = _NUMPY[func]
+
+        def best(fn):
+            fn()
+            times = []
+            for _ in range(3):
+                t0 = time.perf_counter()
+                fn()
+                times.append(time.perf_counter() - t0)
+            return min(times)
+        t_np = best(lambda: np_fn(x, out=out))
+        t_ne = best(lambda: ne(x, out=out, ex_uses_vml=False))
+        _faster_in_numpy[func] = t_np < t_ne
+    return _faster_in_numpy[func]
+
+
+def wants_numpy(node):
+    """A node computed on its own by NumPy (its operands fused around it)."""
+    return isinstance(node, sp.Function) and not isinstance(node, ArrayOp) \
+        and faster_in_numpy(node.func)
