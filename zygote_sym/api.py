@@ -133,8 +133,10 @@ def _seeded_kernel(traced, outs, wrt, name, guards=()):
     seeds = [g.Leaf(f"dy{i}", traced.shapes(e), role="ct") for i, e in enumerate(outs)]
     grads = diff.vjp(outs, seeds, wrt, traced.shapes)
     present = [gr for gr in grads if gr is not None]
-    examples = traced.leaf_values + [traced.trace.const_values[c] for c in traced.consts]
-    kernel = Kernel(present, traced.leaves + traced.consts + seeds,
+    captured = [leaf for leaf, _ in traced.captured]
+    examples = traced.leaf_values + [traced.trace.const_values[c] for c in traced.consts] + [
+        s.get() for _, s in traced.captured]
+    kernel = Kernel(present, traced.leaves + traced.consts + captured + seeds,
                     examples + [np.zeros(s.shape) if s.shape else 0.0 for s in seeds], name=name,
                     guards=guards)
     return kernel, seeds, grads, examples

@@ -27,7 +27,7 @@ from . import graph as g
 from . import pytree
 from .api import (WithGradient, _as_leaf_result, _scalar_output, _seeded_kernel, derive,
                   jacobian_blocks)
-from .errors import NonScalarOutputError
+from .errors import NonScalarOutputError, NoRuleError, TracerConversionError
 from .kernel import Kernel, as_result
 from .trace import trace_call
 from .trace.capture import slots
@@ -81,24 +81,35 @@ class Specialization:
     captured state it assumes."""
 
     def __init__(self, f, args, wrt=None):
-        traced = trace_call(f, args)
+        try:  # captured float arrays become kernel inputs, read at every call
+            traced = trace_call(f, args, capture=True)
+        except (TracerConversionError, NoRuleError):  # f converts one: keep them constant
+            traced = trace_call(f, args)
         self.traced = traced
         self.examples = traced.leaf_values
+        self.captured = [(s, s.get()) for _, s in traced.captured]
         self.consts = [traced.trace.const_values[c] for c in traced.consts]
+        self.inputs = traced.leaves + traced.consts + [leaf for leaf, _ in traced.captured]
+        self.values = self.examples + self.consts + [v for _, v in self.captured]
         self.guards = traced.guards
         self._build(traced, [(gd.expr, gd.outcome) for gd in traced.guards], wrt)
-        const_ids = {id(c) for c in self.consts}
-        self.captured_arrays, self.captured_numbers = [], []
+        # other state f reached when traced: Python numbers were folded in as
+        # constants, and arrays that were not captured (integer index arrays,
+        # or all of them when f converts one) were used by value
+        self.numbers, self.frozen = [], []
         for s in slots([f]):
             v = s.get()
-            if id(v) in const_ids:
-                self.captured_arrays.append((s, v))
-            elif type(v) in (int, float, complex):
-                self.captured_numbers.append((s, v))
+            if type(v) in (int, float, complex):
+                self.numbers.append((s, v))
+            elif type(v) is np.ndarray and not any(v is c for _, c in self.captured):
+                self.frozen.append((s, v, v.copy()))
 
     def fresh(self):
-        return all(s.get() is v for s, v in self.captured_arrays) and all(
-            s.get() == v for s, v in self.captured_numbers)
+        """Does the state f captured still match this specialization?"""
+        return all(s.get() == v for s, v in self.numbers) and all(
+            s.get() is v and np.array_equal(v, copy) for s, v, copy in self.frozen) and all(
+            type(now := s.get()) is np.ndarray and now.shape == v.shape and now.dtype == v.dtype
+            for s, v in self.captured)
 
     def _build(self, traced, guards, wrt):
         out = _scalar_output(traced, "compile(f).gradient")
@@ -107,15 +118,14 @@ class Specialization:
         grads = [gr if leaf in chosen else None for gr, leaf in zip(grads, traced.leaves)]
         self.none = [gr is None for gr in grads]
         self.kernel = Kernel([out] + [gr for gr in grads if gr is not None],
-                             traced.leaves + traced.consts, self.examples + self.consts,
-                             guards=guards)
+                             self.inputs, self.values, guards=guards)
         # all-float scalar kernels already return floats in the final layout
         self.floats_only = self.kernel.backend == "math" and not any(self.none) and all(
             type(v) is float for v in self.examples)
 
     def run(self, leaves):
         """(value, per-leaf gradients) or None when a guard fails."""
-        res = self.kernel(*leaves, *self.consts)
+        res = self.kernel(*leaves, *self.consts, *[s.get() for s, _ in self.captured])
         if res is None:
             return None
         it = iter(res[1:])
@@ -138,7 +148,7 @@ class JacobianSpecialization(Specialization):
 
     def run(self, leaves):
         blocks = jacobian_blocks(self.kernel, self.oshape, self.grads, self.wrt,
-                                 list(leaves) + self.consts)
+                                 [*leaves, *self.consts, *[s.get() for s, _ in self.captured]])
         if blocks is None:
             return None
         by_leaf = dict(zip(self.wrt, blocks))
@@ -192,7 +202,6 @@ class BatchedSpecialization:
     branch get a new trace at one of them (at most `max_branches`)."""
 
     floats_only = False
-    captured_arrays = captured_numbers = ()
 
     def __init__(self, f, args, wrt=None, max_branches=8):
         self.f, self.wrt, self.max_branches = f, wrt, max_branches

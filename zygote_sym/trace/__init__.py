@@ -32,6 +32,7 @@ class Traced:
     out_values: list      # concrete output values (None where symbolic)
     consts: list = field(default_factory=list)  # constant leaves, kernel inputs after `leaves`
     n_params: int = 0     # the last n_params of `leaves` are implicit parameters
+    captured: list = field(default_factory=list)  # (const Leaf, Slot) read at call time
 
     @property
     def guards(self):
@@ -73,14 +74,21 @@ def _param_name(slot, i):
     return slot.key if isinstance(slot.key, str) and slot.key.isidentifier() else f"params[{i}]"
 
 
-def trace_call(f, args, names=None, params=()):
-    """Trace f(*args); `params` are implicit parameters (see params.Params)
-    that f reaches through closures, globals, attributes or container items."""
+def trace_call(f, args, names=None, params=(), capture=False):
+    """Trace f(*args).
+
+    params: implicit parameters (see params.Params) that f reaches through
+    closures, globals, attributes or container items: differentiable leaves.
+    capture: also put constant tracers in place of the float arrays f
+    reaches that way, so a compiled kernel reads them at call time
+    (`Traced.captured` lists (leaf, slot) pairs).
+    """
     names = names or arg_names(f, len(args))
     flat = []
     trees = [pytree.flatten(a, n, flat) for a, n in zip(args, names)]
     params = list(params)
-    places = [s for s in slots([f]) if any(s.get() is p for p in params)]
+    found = slots([f]) if params or capture else []
+    places = [s for s in found if any(s.get() is p for p in params)]
     for i, p in enumerate(params):
         where = [s for s in places if s.get() is p]
         flat.append((_param_name(where[0], i) if where else f"params[{i}]", p))
@@ -90,11 +98,22 @@ def trace_call(f, args, names=None, params=()):
                for leaf, (_, v) in zip(leaves, flat)]
     arg_tracers = iter(tracers)
     traced_args = [pytree.rebuild(t, arg_tracers) for t in trees]
-    by_param = {id(p): t for p, t in zip(params, tracers[len(tracers) - len(params):])}
+    by_id = {id(p): t for p, t in zip(params, tracers[len(tracers) - len(params):])}
+    captured = []
+    if capture:
+        taken = {id(v) for _, v in flat}
+        for s in found:
+            v = s.get()
+            if type(v) is np.ndarray and v.dtype.kind in "fc" and id(v) not in taken:
+                if id(v) not in by_id:
+                    leaf = g.Leaf(_param_name(s, len(captured)), v.shape, role="const")
+                    by_id[id(v)] = trace.new(leaf, v)
+                    captured.append((leaf, s))
+                places.append(s)
     originals = [(s, s.get()) for s in places]
     try:
         for s, p in originals:
-            s.set(by_param[id(p)])
+            s.set(by_id[id(p)])
         out = f(*traced_args)
     finally:
         for s, p in originals:
@@ -108,4 +127,4 @@ def trace_call(f, args, names=None, params=()):
     out_values = [v.value if isinstance(v, Tracer) else v for _, v in out_flat]
     consts = [leaf for leaf in trace.const_values]
     return Traced(trace, leaves, [v for _, v in flat], trees, out_tree, out_exprs,
-                  out_values, consts, n_params=len(params))
+                  out_values, consts, n_params=len(params), captured=captured)

@@ -28,7 +28,9 @@ class Guard:
     outcome: bool
 
     def __str__(self):
-        return f"{self.expr} is {self.outcome}"
+        e = self.expr
+        text = f"{e.lhs} {e.rel_op} {e.rhs}" if isinstance(e, Relational) else str(e)
+        return f"{text} is {self.outcome}"
 
 
 class Trace:

@@ -1,0 +1,131 @@
+"""compile(f): cached kernels, guards, captured state, batched fields (issue 4)."""
+import warnings
+
+import numpy as np
+import pytest
+
+import zygote_sym as zs
+
+
+def test_kernel_is_reused_and_agrees_with_gradient():
+    calls = []
+
+    def f(x, y):
+        calls.append(1)
+        return x * y * np.sin(y) + np.exp(x * y) / (1 + y**2)
+
+    c = zs.compile(f)
+    for p in [(0.5, -1.2), (0.1, 0.3), (2.0, 1.0)]:
+        assert c.gradient(*p) == pytest.approx(zs.gradient(f, *p), rel=1e-15)
+    assert len(calls) == 1 + 3  # one trace for the cache, one per uncompiled gradient
+    assert "def kernel(x, y)" in c.source
+
+
+def test_guards_retrace_and_keep_both_branches():
+    c = zs.compile(lambda x: x**2 if x > 0 else -x)
+    assert c.gradient(3.0) == (6.0,)
+    assert c.gradient(-2.0) == (-1.0,)
+    assert c.gradient(1.5) == (3.0,)
+    assert len(c._cache[next(iter(c._cache))]) == 2
+
+
+def test_too_many_specializations_warn_naming_the_guard():
+    c = zs.compile(lambda n, x: x * n if int(n) >= 0 else x, max_specializations=2)
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter("always")
+        for n in range(4):
+            assert c.gradient(n, 1.0)[1] == float(n)
+    assert any("n == 0" in str(x.message) for x in w)
+
+
+def test_nan_input_propagates_without_a_retrace_loop():
+    c = zs.compile(lambda x: np.sqrt(x) if x > 0 else x * 2)
+    assert c.gradient(4.0) == (0.25,)
+    assert c.gradient(float("nan")) == (2.0,)  # nan > 0 is False: the other branch, once
+    assert np.isnan(c(float("nan")))
+
+
+def test_captured_arrays_are_read_at_call_time():
+    x = np.array([1.0, 2.0])
+    c = zs.compile(lambda a: np.sum(a * x**2))
+    ones = np.ones(2)
+    np.testing.assert_array_equal(c.gradient(ones)[0], [1.0, 4.0])
+    x[:] = [3.0, 4.0]  # changed in place
+    np.testing.assert_array_equal(c.gradient(ones)[0], [9.0, 16.0])
+
+
+def test_captured_numbers_and_index_arrays_are_guarded():
+    k = [2.0]
+    scale = k[0]
+    c = zs.compile(lambda a: a * scale)
+    assert c.gradient(1.0) == (2.0,)
+    idx = np.array([0, 0])
+    e = zs.compile(lambda a: np.sum(a[idx]))
+    np.testing.assert_array_equal(e.gradient(np.array([1.0, 2.0]))[0], [2.0, 0.0])
+    idx[:] = [1, 1]
+    np.testing.assert_array_equal(e.gradient(np.array([1.0, 2.0]))[0], [0.0, 2.0])
+
+
+def test_global_number_change_retraces():
+    global OFFSET
+    OFFSET = 1.0
+    c = zs.compile(lambda a: a * OFFSET)
+    assert c.gradient(2.0) == (1.0,)
+    OFFSET = 5.0
+    assert c.gradient(2.0) == (5.0,)
+
+
+def test_wrt_limits_the_gradient():
+    c = zs.compile(lambda p, t: np.sum(p[0] * np.exp(-p[1] * t)), wrt=0)
+    g = c.gradient(np.array([2.0, 1.0]), np.linspace(0, 1, 4))
+    assert g[1] is None and g[0].shape == (2,)
+    assert len(c._last.kernel(np.array([2.0, 1.0]), np.linspace(0, 1, 4))) == 2  # value, dp
+
+
+def test_new_shape_is_a_new_specialization_and_bad_leaf_is_an_error():
+    c = zs.compile(lambda x: np.sum(x**2))
+    np.testing.assert_array_equal(c.gradient(np.array([1.0, 2.0]))[0], [2.0, 4.0])
+    np.testing.assert_array_equal(c.gradient(np.array([1.0, 2.0, 3.0]))[0], [2.0, 4.0, 6.0])
+    with pytest.raises(TypeError, match=r"argument x .*numeric"):
+        c.gradient(np.array(["a", "b"]))
+
+
+def test_pytree_arguments():
+    c = zs.compile(lambda p: p["w"] @ p["x"] + p["b"])
+    p = {"w": np.array([1.0, 2.0]), "x": np.array([3.0, 4.0]), "b": 0.5}
+    g = c.gradient(p)[0]
+    np.testing.assert_array_equal(g["w"], [3.0, 4.0])
+    assert g["b"] == 1.0
+
+
+def test_batched_gradient_field_with_per_element_guards():
+    c = zs.compile(lambda x: x**2 if x > 0 else -x)
+    x = np.linspace(-1, 1, 10**6)
+    val, (g,) = c.withgradient(x)
+    np.testing.assert_array_equal(g, np.where(x > 0, 2 * x, -1.0))
+    np.testing.assert_array_equal(val, np.where(x > 0, x**2, -x))
+
+
+def test_batched_field_of_a_smooth_function():
+    c = zs.compile(lambda x, y: np.sin(x) * np.exp(-y**2) + np.log1p(x**2 * y**2))
+    rng = np.random.default_rng(0)
+    x, y = rng.uniform(-2, 2, 50_000), rng.uniform(-2, 2, 50_000)
+    gx, gy = c.gradient(x, y)
+    ey, q = np.exp(-y**2), 1 + x**2 * y**2
+    np.testing.assert_allclose(gx, np.cos(x) * ey + 2 * x * y**2 / q, rtol=1e-12)
+    np.testing.assert_allclose(gy, -2 * y * np.sin(x) * ey + 2 * x**2 * y / q, rtol=1e-12, atol=1e-15)
+
+
+def test_results_do_not_alias_reused_buffers():
+    c = zs.compile(lambda x: np.sum(np.sin(x) * x), wrt=0)
+    a = np.linspace(0, 1, 100_000)
+    g1 = c.gradient(a)[0].copy()
+    g_first = c.gradient(a)[0]
+    c.gradient(a + 1)
+    np.testing.assert_array_equal(g_first, g1)
+
+
+def test_compiled_jacobian():
+    c = zs.compile(lambda b, x: b[0] * (1 - np.exp(-b[1] * x)))
+    b, x = np.array([2.0, 0.5]), np.linspace(1, 5, 4)
+    np.testing.assert_allclose(c.jacobian(b, x)[0], zs.jacobian(c.f, b, x)[0], rtol=1e-15)
