@@ -103,10 +103,11 @@ class Specialization:
                 self.numbers.append((s, v))
             elif type(v) is np.ndarray and not any(v is c for _, c in self.captured):
                 self.frozen.append((s, v, v.copy()))
+        self.stateless = not (self.numbers or self.frozen or self.captured)
 
     def fresh(self):
         """Does the state f captured still match this specialization?"""
-        return all(s.get() == v for s, v in self.numbers) and all(
+        return self.stateless or all(s.get() == v for s, v in self.numbers) and all(
             s.get() is v and np.array_equal(v, copy) for s, v, copy in self.frozen) and all(
             type(now := s.get()) is np.ndarray and now.shape == v.shape and now.dtype == v.dtype
             for s, v in self.captured)
@@ -264,6 +265,7 @@ class Compiled:
         self.max_specializations = max_specializations
         self._cache = {}
         self._last = None
+        self._scalar = {}  # types of all-float args -> a stateless math-kernel specialization
 
     def _specialize(self, kind, args):
         if kind is not Specialization:
@@ -301,6 +303,8 @@ class Compiled:
                 + "; ".join(str(gd) for gd in dropped.guards), stacklevel=3)
         specs.append(spec)
         self._last = spec
+        if spec.floats_only and spec.stateless and simple and not spec.guards:
+            self._scalar[tuple(map(type, args))] = spec
         return spec, spec.run(leaves)
 
     def _mirror(self, spec, args, per_leaf):
@@ -311,6 +315,10 @@ class Compiled:
 
     def withgradient(self, *args):
         """(value, gradient) as :func:`zygote_sym.withgradient`, from the kernel."""
+        spec = self._scalar.get(tuple(map(type, args)))
+        if spec is not None:  # the fast path of scalar functions: just the kernel
+            res = spec.kernel(*args)
+            return WithGradient(float(res[0]), tuple(map(float, res[1:])))
         spec, (val, grads) = self._run(args)
         if spec.floats_only:
             return WithGradient(float(val), tuple(map(float, grads)))
