@@ -626,6 +626,14 @@ def _scatter(ct, shape, key):
     return out
 
 
+def _place(ct, shape, key):
+    """`_scatter` for keys of ints and slices, which never repeat an index:
+    plain assignment, far cheaper than np.add.at."""
+    out = np.zeros(shape, dtype=np.result_type(ct, float))
+    out[key] = ct
+    return out
+
+
 def _setitem(x, v, key):
     """A copy of x with x[key] = v (promoted to a common dtype, so the
     value agrees with the float kernel)."""
@@ -678,7 +686,8 @@ class Scatter(Variadic):
 
     def numpy(self, ct, *arrays):
         key, shape = self.params
-        return f"_scatter({ct}, {shape!r}, np.s_[{_key_code(key, arrays)}])"
+        fn = "_scatter" if arrays else "_place"
+        return f"{fn}({ct}, {shape!r}, np.s_[{_key_code(key, arrays)}])"
 
 
 class SetItem(Variadic):
@@ -768,5 +777,5 @@ class Solve(ArrayOp):
 
 
 # Functions the printed code calls besides NumPy's own.
-RUNTIME = {"_sum_to": _sum_to, "_scatter": _scatter, "_setitem": _setitem,
+RUNTIME = {"_sum_to": _sum_to, "_scatter": _scatter, "_place": _place, "_setitem": _setitem,
            "_shift": _shift, "_linrec": _linrec}
