@@ -4,8 +4,8 @@ One linear pass numbers the shared nodes (a node with two or more parents,
 or a structural NumPy call) as temporaries `_t0, _t1, ...`: hash-consing has
 already merged equal nodes, so this is common-subexpression elimination
 without `sympy.cse` (too slow on large DAGs).  Inline expressions are also
-cut into temporaries every `_MAX_INLINE_DEPTH` levels, so Python's parser
-never meets a too deeply nested expression.  Arguments keep the user's names
+cut into temporaries every `_MAX_INLINE_DEPTH` levels or `_MAX_INLINE_SIZE`
+nodes, so neither Python's parser nor numexpr meets an expression too large.  Arguments keep the user's names
 where those are plain identifiers; everything generated starts with `_`, so
 generated names never shadow user names.
 """
@@ -21,7 +21,8 @@ from ..ops import RUNTIME, ArrayOp, Where
 from . import fuse as fusion
 from .printers import ATOM, FUNCTIONS, Printer
 
-_MAX_INLINE_DEPTH = 24
+_MAX_INLINE_DEPTH = 24   # Python's parser and numexpr limit nesting
+_MAX_INLINE_SIZE = 100   # numexpr has at most 255 registers per expression
 _RESERVED = {"math", "np", "sc", "Fraction"}
 
 
@@ -70,15 +71,17 @@ class _Plan:
                        and n not in self.cut}
         self.printable = {n for n in elementwise if fusion.printable(n)}
         outs = set(outputs)
-        self.temps, depth = set(), {}
+        self.temps, depth, size = set(), {}, {}
         for node in order:
             kids = g.children(node)
             if not kids:
                 depth[node] = 0
                 continue
             d = 1 + max(depth[c] for c in kids)
+            size[node] = 1 + sum(size.get(c, 0) for c in kids)
             ps = parents.get(node, [])
-            if len(ps) > 1 or d > _MAX_INLINE_DEPTH or node in self.cut or (
+            if len(ps) > 1 or d > _MAX_INLINE_DEPTH or size[node] > _MAX_INLINE_SIZE \
+                    or node in self.cut or (
                     backend == "numpy" and isinstance(node, ArrayOp) and node not in self.region):
                 self.temps.add(node)
             elif node in self.region and (node in outs or any(
@@ -89,7 +92,7 @@ class _Plan:
             elif any(p in self.cut for p in ps) and node in self.region:
                 self.temps.add(node)
             if node in self.temps:
-                d = 0
+                d = size[node] = 0
             depth[node] = d
         # large intermediates write into buffers kept across calls (no page
         # faults from fresh allocations); outputs always get fresh arrays
