@@ -1,4 +1,4 @@
-"""Command line: `python -m zygote_sym [tour | derive EXPR | fit FILE.dat]`."""
+"""Command line: `python -m zygote_sym [tour | derive EXPR | fit FILE.dat | functions]`."""
 import argparse
 import sys
 
@@ -56,11 +56,16 @@ def main(argv=None):
                         "SciPy finite differences, for comparison")
     p.add_argument("--method", default="trf", choices=["trf", "lm", "dogbox"],
                    help="scipy.optimize.least_squares method (default trf)")
+    sub.add_parser("functions", help="print the supported NumPy/SciPy functions as markdown "
+                                     "(docs/numpy_support.md)")
     args = parser.parse_args(argv)
     if args.command == "derive":
         _derive(args.expr, args.at)
     elif args.command == "fit":
         _fit(args.file, args.jac, args.method)
+    elif args.command == "functions":
+        from .support import main as functions
+        functions()
     else:
         from .tour import run
         run()

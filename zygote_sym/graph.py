@@ -16,6 +16,8 @@ import numpy as np
 import sympy as sp
 from sympy.core.relational import Relational
 
+from .rules import special
+
 ZERO, ONE, NEG_ONE = sp.Integer(0), sp.Integer(1), sp.Integer(-1)
 
 _uids = itertools.count()
@@ -51,21 +53,24 @@ def children(node):
     return ops if ops is not None else node.args
 
 
-def postorder(roots, known=frozenset()):
+def postorder(roots, known=frozenset(), into=None):
     """Unique nodes reachable from `roots`, each after its operands (iterative).
-    Nodes in `known` (and everything below them) are neither visited nor listed."""
+    Nodes in `known` (and everything below them) are neither visited nor
+    listed; a node for which `into(node)` is false is listed, its operands
+    are not visited."""
     seen, order = set(), []
+    kids = children if into is None else (lambda n: children(n) if into(n) else ())
     for root in roots:
         if root in seen or root in known:
             continue
-        stack = [(root, iter(children(root)))]
+        stack = [(root, iter(kids(root)))]
         seen.add(root)
         while stack:
             node, it = stack[-1]
             for child in it:
                 if child not in seen and child not in known:
                     seen.add(child)
-                    stack.append((child, iter(children(child))))
+                    stack.append((child, iter(kids(child))))
                     break
             else:
                 stack.pop()
@@ -192,20 +197,54 @@ def mul(*args):
         return ONE
     if len(args) == 1:
         return args[0]
+    if len(args) == 2 and (v := _exp_times_sigmoid(*args)) is not None:
+        return call(special.sigmoid, v)
     return sp.Mul(*args, evaluate=False)
+
+
+def _exp_times_sigmoid(a, b):
+    """v if a*b is `exp(v)*sigmoid(-v)`, which is how `exp(v)/(1 + exp(v))`
+    arrives (see `pow_`), else None."""
+    e, s = (a, b) if isinstance(a, sp.exp) else (b, a)
+    if isinstance(e, sp.exp) and isinstance(s, special.sigmoid) and s.args[0] == neg(e.args[0]):
+        return e.args[0]
+    return None
+
+
+def strong_mul(a, b):
+    """a*b where 0 times inf or nan must be 0 (the backward pass's products
+    with factors that may be infinite; see rules/special.py)."""
+    if _is_num(a) and a != 0 or _is_num(b) and b != 0:
+        return mul(a, b)
+    if a == 0 or b == 0:
+        return ZERO
+    return special.strong_mul(a, b, evaluate=False)
 
 
 def pow_(base, exp):
     if exp == 1:
         return base
-    if exp == 0:
+    if exp == 0 and _is_num(base):  # x**0 stays a node: its gradient is 0, not None
         return ONE
     if _is_num(base) and _is_num(exp) and (base > 0 or exp.is_integer) and base != 0:
         return base ** exp
+    if exp == -1 and (v := _one_plus_exp(base)) is not None:  # 1/(1 + exp(-x))
+        return call(special.sigmoid, neg(v))
     return sp.Pow(base, exp, evaluate=False)
 
 
+def _one_plus_exp(x):
+    """v if x is `1 + exp(v)` (either order), else None."""
+    if isinstance(x, sp.Add) and len(x.args) == 2 and ONE in x.args:
+        e = x.args[0] if x.args[1] == ONE else x.args[1]
+        if isinstance(e, sp.exp):
+            return e.args[0]
+    return None
+
+
 def neg(a):
+    if isinstance(a, sp.Mul) and len(a.args) == 2 and a.args[0] == NEG_ONE:
+        return a.args[1]  # -(-x) is x
     return mul(NEG_ONE, a)
 
 
@@ -222,5 +261,8 @@ def call(func, *args):
 
 
 def relation(kind, a, b):
-    """A comparison node: kind is one of '<', '<=', '>', '>=', '==', '!='."""
+    """A comparison node: kind is one of '<', '<=', '>', '>=', '==', '!='.
+    Two finite numbers compare to sp.true/sp.false (selects on them fold)."""
+    if _is_num(a) and _is_num(b) and a.is_finite and b.is_finite:
+        return Relational(a, b, kind)
     return Relational(a, b, kind, evaluate=False)

@@ -13,11 +13,13 @@ structural ops, it has no SymPy counterpart with the semantics we need
 (NumPy's `where`, which numexpr also has).
 """
 import numpy as np
+import scipy.special as sc
 import sympy as sp
 from sympy.core.symbol import Str
 from sympy.printing.precedence import PRECEDENCE
 
 from . import graph as g
+from .rules import special
 
 
 def static(x):
@@ -176,8 +178,8 @@ class Where(ArrayOp):
     def vjp(self, ct, shapes):
         c, a, b = self.args
         out = shapes(self)
-        return [None, sum_to(where(c, ct, g.ZERO), out, shapes(a)),
-                sum_to(where(c, g.ZERO, ct), out, shapes(b))]
+        return [None, sum_to(pick(c, ct, g.ZERO), out, shapes(a)),
+                sum_to(pick(c, g.ZERO, ct), out, shapes(b))]
 
     def value(self, c, a, b):
         return np.where(c, a, b)
@@ -194,7 +196,9 @@ class Where(ArrayOp):
         return sp.Piecewise((a, c), (b, True))
 
 
-def where(c, a, b):
+def pick(c, a, b):
+    """A select node (folded where c is constant or a == b) for operands that
+    need no guarding: cotangents, safe points.  User selects use `where`."""
     if c == sp.true:
         return a
     if c == sp.false:
@@ -202,6 +206,58 @@ def where(c, a, b):
     if a == b:
         return a
     return Where(c, a, b, evaluate=False)
+
+
+_GUARD_DEPTH = 6  # elementwise levels below a branch that `where` guards
+
+
+def where(c, a, b):
+    """`np.where(c, a, b)` of user code, with the "double where" made
+    automatic: in each branch, the argument of every op that can be
+    non-finite at a finite point (1/x, log, sqrt, exp, ...: `safe_args` in
+    rules/elementwise.py) is replaced by a safe point where the branch is not
+    taken, e.g. `where(x > 0, log(x), 0)` becomes
+    `where(x > 0, log(where(x > 0, x, 1)), 0)`.  So the branch not taken
+    computes finite values (no warning, no ZeroDivisionError in a `math`
+    kernel) and finite partials for its zero cotangent (JAX leaves this to
+    the user: its FAQ, "Gradients contain NaN where using where").
+
+    Only ops within _GUARD_DEPTH elementwise levels of the branch are
+    guarded, never below a structural op or a nested select: rebuilding
+    deeper would copy whole histories (quadratic on loops), and those ops
+    are mostly computed for other uses anyway.  Gradients do not depend on
+    the guard: the backward pass multiplies with a strong zero (diff.py).
+    """
+    if isinstance(a, Where) and a.args[0] == c:  # the user's own double where
+        a = a.args[1]
+    if isinstance(b, Where) and b.args[0] == c:
+        b = b.args[2]
+    if c in (sp.true, sp.false) or a == b:
+        return pick(c, a, b)
+    return pick(c, _guard(a, c, True), _guard(b, c, False))
+
+
+def _guard(root, c, taken):
+    """`root` with each unsafe op's arguments replaced by `pick(c, arg, safe)`
+    (`pick(c, safe, arg)` if the branch is taken where c is false)."""
+    from .rules.elementwise import safe_args
+    near, level = set(), [root]
+    for _ in range(_GUARD_DEPTH):  # the elementwise ops near root
+        level = [n for n in level if n not in near and n.args and isinstance(n, sp.Expr)
+                 and not isinstance(n, (ArrayOp, g.Leaf))]
+        near.update(level)
+        level = [a for n in level for a in n.args]
+    new = {}
+    for node in g.postorder([root], into=near.__contains__):
+        if node not in near:
+            continue
+        args = [new.get(a, a) for a in node.args]
+        for i, safe in enumerate(safe_args(node)):
+            if safe is not None:
+                args[i] = pick(c, args[i], safe) if taken else pick(c, safe, args[i])
+        if any(x is not y for x, y in zip(args, node.args)):
+            new[node] = node.func(*args, evaluate=False)
+    return new.get(root, root)
 
 
 # =============================================================================
@@ -291,11 +347,31 @@ class Max(_Reduce):
         axes, _ = self.params
         hit = g.relation("==", self.args[0], self.kept(self, shapes))
         share = g.div(self.kept(ct, shapes), Sum.make(hit, axes, True))
-        return [where(hit, share, g.ZERO)]
+        return [pick(hit, share, g.ZERO)]
 
 
 class Min(Max):
     fname, tex = "min", r"\min"
+
+
+class LogSumExp(_Reduce):
+    """`log(sum(exp(x)))` (the tracer recognises that spelling), computed as
+    `scipy.special.logsumexp`: shifted by the max, so no `exp` overflows.
+    Its pullback is ct times softmax, `exp(x - y)` <= 1."""
+
+    fname, tex = "logsumexp", r"\operatorname{logsumexp}"
+
+    def vjp(self, ct, shapes):
+        x = self.args[0]
+        return [g.mul(self.kept(ct, shapes), g.call(sp.exp, g.sub(x, self.kept(self, shapes))))]
+
+    def value(self, x):
+        axes, keep = self.params
+        return sc.logsumexp(x, axis=axes, keepdims=bool(keep))
+
+    def numpy(self, x):
+        axes, keep = self.params
+        return f"sc.logsumexp({x}, axis={_axis_code(axes)}{', keepdims=True' if keep else ''})"
 
 
 class Prod(_Reduce):
@@ -778,4 +854,4 @@ class Solve(ArrayOp):
 
 # Functions the printed code calls besides NumPy's own.
 RUNTIME = {"_sum_to": _sum_to, "_scatter": _scatter, "_place": _place, "_setitem": _setitem,
-           "_shift": _shift, "_linrec": _linrec}
+           "_shift": _shift, "_linrec": _linrec, **special.RUNTIME}

@@ -1,10 +1,22 @@
 """The tour: the founding examples, each shown as the call, its result and,
 where one exists, its closed form and LaTeX.  `python -m zygote_sym` runs it.
 
-Each step is real source code: the setup runs with `exec`, the shown call
-with `eval`, so what is printed is exactly what ran.
+Each step is real source code: the setup and the step's statements run with
+`exec`, its last expression with `eval`, so what is printed is exactly what
+ran.  As in the Python prompt, a result of None is not printed, and what a
+step prints itself (`print(loss.source)`) is shown.
+
+The colour-difference chapter loads `examples/colordiff.py` from the source
+checkout (it is not part of the installed package); without it the chapter
+is skipped with a note.
 """
+import ast
+import contextlib
+import importlib.util
+import io
+import re
 import textwrap
+from pathlib import Path
 
 SETUP = """
 import numpy as np, sympy
@@ -54,6 +66,26 @@ def halvings(x):
     return x * n
 """
 
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+
+
+
+def _colordiff():
+    """`colordiff` from the checkout's examples/colordiff.py, or None."""
+    path = EXAMPLES / "colordiff.py"
+    if not path.is_file():
+        return None
+    spec = importlib.util.spec_from_file_location("colordiff_example", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.colordiff
+
+
+# name -> (loader, note): a step using the name is skipped, with the note, if the loader
+# finds nothing
+OPTIONAL = {"colordiff": (_colordiff, "examples/colordiff.py is not here (it comes with "
+                                      "the source checkout, not the installed package)")}
+
 # (title, code whose last line is the expression shown, closed form to derive or None)
 STEPS = [
     ("A polynomial", "zs.gradient(lambda x: 3*x**2 + 2*x + 1, 5)",
@@ -78,21 +110,115 @@ STEPS = [
     ("if / elif / else: the branch taken", "[zs.gradient(piecewise, v)[0] for v in (3.0, -2.0)]",
      "zs.derive(piecewise, 3.0)"),
     ("A while loop whose trip count depends on x", "zs.gradient(halvings, 10.0)", None),
+
+    # ---- arrays (issue 3): one symbol per array, elementwise; structural ops as nodes
+    ("Arrays: the gradient of W @ x has rows equal to x",
+     "W = np.ones((2, 3)); x = np.array([1.0, 2.0, 3.0])\n"
+     "zs.gradient(lambda W: np.sum(W @ x), W)[0]", None),
+    ("Elementwise functions of a whole array",
+     "zs.gradient(lambda x: np.sum(np.abs(x)**2), np.array([7.0, 11.0, 13.0]))",
+     "zs.derive(lambda x: np.sum(np.abs(x)**2), np.array([7.0, 11.0, 13.0]))"),
+    ("Shapes are Python integers; an integer argument used as an index gets None",
+     "zs.gradient(lambda x, y, d: np.sum(x**x.shape[d] + y), np.array([7, 11]), 0, 0)", None),
+    ("A dict of parameters",
+     "theta = {'W': np.ones((2, 3)), 'b': np.zeros(2)}\n"
+     "def linear(θ, x): return θ['W'] @ x + θ['b']\n"
+     "zs.gradient(lambda θ: np.sum(linear(θ, x)), theta)", None),
+    ("A callable dataclass (a model): the gradient is a Tangent",
+     "@dataclass\n"
+     "class Linear:\n"
+     "    W: np.ndarray\n"
+     "    b: np.ndarray\n"
+     "    def __call__(self, x):\n"
+     "        return self.W @ x + self.b\n"
+     "zs.gradient(lambda m: np.sum(m(x)), Linear(np.ones((2, 3)), np.zeros(2)))[0]", None),
+    ("Implicit parameters: Params of globals, Grads keyed by the arrays themselves",
+     "x = np.array([[1, 2, 3], [4, 5, 6]]); y = np.array([7, 8]); z = np.array([1, 10, 100])\n"
+     "g = zs.gradient(lambda: np.sum(x * y[:, None] * z), zs.Params([x, y]))\n"
+     "g[x], g[y], z in g", None),
+    ("Broadcasting: each gradient is summed back to its input's shape",
+     "zs.gradient(lambda x, y: np.sum(x * y), np.array([[1.0], [2.0]]), "
+     "np.array([[3.0, 4.0, 5.0]]))", None),
+    ("Fancy indexing with a repeated index adds up",
+     "zs.gradient(lambda x: np.dot(np.ones(4), x[[0, 1, 2, 2]]), np.array([1.0, 2.0, 3.0]))",
+     None),
+    ("Sorting: the gradient follows the element", 
+     "zs.gradient(lambda x: np.sort(x)[0], np.array([3.0, 1.0, 2.0]))", None),
+    ("Item assignment is a functional update (Zygote refuses it)",
+     "def f(x): y = x.copy(); y[0] = 2*x[1]; return np.sum(y)\n"
+     "zs.gradient(f, np.array([1.0, 2.0, 3.0]))", None),
+    ("Jacobians: one block per argument, output shape + input shape",
+     "zs.jacobian(lambda a, x: a**2 * x, np.array([1.0, 2.0, 3.0]), 1.0)", None),
+    ("Hessians", "zs.hessian(lambda x: x[0]*x[1], np.array([0.3, -0.2]))", None),
+    ("", "zs.hessian(lambda x: np.sum(x**3), np.array([[1.0, 2.0], [3.0, 4.0]])).shape", None),
+    ("", "zs.diaghessian(lambda x: np.sum(x**3), np.array([[1.0, 2.0], [3.0, 4.0]]))", None),
+
+    # ---- a library written for plain NumPy: Zygote's founding example
+    ("Colour difference (CIEDE2000) from examples/colordiff.py, plain NumPy",
+     "red, green = np.array([1.0, 0.0, 0.0]), np.array([0.0, 1.0, 0.0])\n"
+     "zs.withgradient(colordiff, red, green)", None),
+    ("", "from zygote_sym.testing import check_grads, numerical_gradient\n"
+         "check_grads(colordiff, red, green)  # raises AssertionError on a mismatch\n"
+         "numerical_gradient(colordiff, red, green)  # the central differences it compared",
+     None),
+
+    # ---- compiled gradients (issue 4)
+    ("Compiled: trace once, then every call runs the generated kernel",
+     "@zs.compile(wrt=0)\n"
+     "def loss(p, t, y):\n"
+     "    a, b, c = p\n"
+     "    return np.sum((a*np.exp(-b*t) + c - y)**2)\n"
+     "t = np.linspace(0.0, 1.0, 5); y = 2*np.exp(-t) + 0.5\n"
+     "loss.gradient(np.array([1.0, 1.0, 0.0]), t, y)", None),
+    ("", "print(loss.source)", None),
+    ("A function of scalars called with an array: a gradient field, branch by branch",
+     "zs.compile(lambda x: x**2 if x > 0 else -x).gradient(np.linspace(-1, 1, 5))", None),
 ]
+
+
+def _prompted(code, tree):
+    """The code as typed at the Python prompt: `>>> ` where a statement
+    starts (at its first decorator), `... ` on its continuation lines."""
+    starts = {min([n.lineno] + [d.lineno for d in getattr(n, "decorator_list", [])])
+              for n in tree.body}
+    return [(">>> " if i in starts else "... ") + line
+            for i, line in enumerate(code.split("\n"), start=1)]
+
+
+def _run_step(code, ns, out):
+    """Run the statements of `code`, then return its last expression's value;
+    what they print goes through `out`."""
+    tree = ast.parse(code)
+    *statements, last = tree.body
+    buffer = io.StringIO()
+    with contextlib.redirect_stdout(buffer):
+        exec(compile(ast.Module(statements, []), "<tour>", "exec"), ns)
+        value = eval(compile(ast.Expression(last.value), "<tour>", "eval"), ns)
+    if buffer.getvalue():
+        out(buffer.getvalue().rstrip("\n"))
+    return value
 
 
 def run(out=print):
     ns = {}
     exec(SETUP, ns)
+    missing = {}
+    for name, (load, why) in OPTIONAL.items():
+        ns[name] = load()
+        if ns[name] is None:
+            missing[name] = why
     for title, code, closed in STEPS:
         if title:
             out(f"\n## {title}")
-        *statements, expr = code.split("\n")
-        for line in code.split("\n"):
-            out(f">>> {line}")
-        for line in statements:
-            exec(line, ns)
-        out(repr(eval(expr, ns)))
+        skip = [why for name, why in missing.items() if re.search(rf"\b{name}\b", code)]
+        if skip:
+            out(f"(skipped: {skip[0]})")
+            continue
+        for line in _prompted(code, ast.parse(code)):
+            out(line)
+        value = _run_step(code, ns, out)
+        if value is not None:
+            out(repr(value))
         if closed:
             d = eval(closed, ns)
             out(f">>> {closed}")

@@ -4,13 +4,21 @@ Backends: "math" (Python floats and the `math` module: ~1 µs per scalar
 call), "exact" (Python arithmetic on Fractions: rational constants stay
 exact) and "numpy" (arrays).  Operands arrive already printed, so the
 printer never walks the DAG (SymPy's printers are exponential on shared
-DAGs).  Function names are a table, one line per function.
+DAGs).  Function names are a table, one line per function; an entry with
+`{}` is a template the arguments fill.
+
+Special points: the stable forms of rules/special.py (`softplus` as
+`logaddexp(0, x)`, `sigmoid` as `expit`, `strong_mul` as a product whose 0
+beats inf) are kernel helpers in `math` and NumPy/SciPy calls in NumPy; a
+select in `math` is a conditional expression, which evaluates only the
+branch taken.
 """
 import sympy as sp
 from sympy.codegen.cfunctions import expm1, exp2, hypot, log1p, log2, log10
 from sympy.core.relational import Relational
 
 from ..ops import ArrayOp, Where
+from ..rules.special import logaddexp, sigmoid, softplus, strong_mul
 
 #  SymPy function   math backend (also "exact")   numpy backend
 FUNCTIONS = {
@@ -45,6 +53,11 @@ FUNCTIONS = {
     sp.ceiling:  ("math.ceil",   "np.ceil"),
     sp.Max:      ("max",         "np.maximum"),
     sp.Min:      ("min",         "np.minimum"),
+    sp.Heaviside: ("float({} > 0)", "np.heaviside({}, {})"),  # built with H(0) = 0 only
+    softplus:    ("_softplus",   "np.logaddexp(0.0, {})"),
+    sigmoid:     ("_sigmoid",    "sc.expit"),
+    logaddexp:   ("_logaddexp",  "np.logaddexp"),
+    strong_mul:  ("_strong_mul", "_np_strong_mul"),
 }
 
 _CONSTANTS = {sp.pi: "pi", sp.E: "e", sp.oo: "inf", -sp.oo: "-inf", sp.nan: "nan"}
@@ -106,13 +119,18 @@ class Printer:
             return f"{wrap(code(a[0]), MUL + 1)} % {wrap(code(a[1]), MUL + 1)}", MUL
         if node.func is sp.polygamma:
             return f"sc.polygamma({code(a[0])[0]}, {code(a[1])[0]})", ATOM
+        if node.func is strong_mul and self.backend == "exact":  # Fractions are finite
+            return self.mul(sp.Mul(*a, evaluate=False), code)
         names = FUNCTIONS.get(node.func)
         if names is None:
             raise NotImplementedError(
                 f"no code printer for {node.func.__name__}: add a line to FUNCTIONS "
                 "in zygote_sym/codegen/printers.py")
         name = names[1] if self.backend == "numpy" else names[0]
-        return f"{name}({', '.join(code(v)[0] for v in a)})", ATOM
+        args = [code(v)[0] for v in a]
+        if "{}" in name:
+            return name.format(*args), ATOM
+        return f"{name}({', '.join(args)})", ATOM
 
     def mul(self, node, code):
         num, den, sign = [], [], ""

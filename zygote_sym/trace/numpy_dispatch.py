@@ -5,15 +5,25 @@ one line per ufunc; the concrete value is the ufunc itself applied to the
 concrete operands.  FUNCTIONS maps other NumPy functions (reductions,
 shape manipulation, ...) to handlers that take the tracer arguments.
 Anything missing raises a NoRuleError naming the function.
+
+`log` recognises the overflowing spellings of the stable functions, however
+they were written: `log(1 + exp(x))` and `log1p(exp(x))` become `softplus`,
+`log(exp(a) + exp(b))` becomes `logaddexp`, `log(sum(exp(x)))` becomes
+ops.LogSumExp (`1/(1 + exp(-x))` becomes `sigmoid` in graph.pow_).  Their
+trace-time values are computed stably too, from the values the exponents
+had when `np.exp` was traced.
 """
+import weakref
+
 import numpy as np
 import scipy.special as sc
 import sympy as sp
 from sympy.codegen.cfunctions import expm1, exp2, hypot, log1p, log2, log10
 
 from .. import graph as g
+from .. import ops
 from ..errors import NoRuleError
-from ..ops import where
+from ..rules.special import logaddexp, sigmoid, softplus
 from .tracer import Tracer, _apply
 
 
@@ -25,17 +35,42 @@ def _cbrt(x):
     return g.mul(g.call(sp.sign, x), g.pow_(g.call(sp.Abs, x), sp.Rational(1, 3)))
 
 
-def _logaddexp(a, b):  # max(a, b) + log1p(exp(-|a - b|)): no overflow
-    return g.add(g.call(sp.Max, a, b),
-                 g.call(log1p, g.call(sp.exp, g.neg(g.call(sp.Abs, g.sub(a, b))))))
+def _logaddexp(a, b):
+    if a == 0:
+        return g.call(softplus, b)
+    if b == 0:
+        return g.call(softplus, a)
+    return g.call(logaddexp, a, b)
 
 
-def _expit(x):
-    return g.pow_(g.add(g.ONE, g.call(sp.exp, g.neg(x))), g.NEG_ONE)
+def _exponents(u):
+    """[v1, v2, ...] if u is exp(v1) + exp(v2) + ... (a term 1 is exp(0)), else None."""
+    terms = u.args if isinstance(u, sp.Add) else (u,)
+    out = [t.args[0] if isinstance(t, sp.exp) else g.ZERO if t == 1 else None for t in terms]
+    return None if None in out or all(v is g.ZERO for v in out) else out
+
+
+def _log_sum_exp(vs):
+    out = vs[0]
+    for v in vs[1:]:
+        out = _logaddexp(out, v)
+    return out
+
+
+def _log(u):
+    if isinstance(u, ops.Sum) and isinstance(u.args[0], sp.exp):
+        return ops.LogSumExp.make(u.args[0].args[0], *u.params)
+    vs = _exponents(u) if isinstance(u, sp.Add) else None
+    return g.call(sp.log, u) if vs is None else _log_sum_exp(vs)
+
+
+def _log1p(u):
+    vs = _exponents(u)
+    return g.call(log1p, u) if vs is None else _log_sum_exp([g.ZERO] + vs)
 
 
 def _xlogy(x, y):  # 0 where x == 0, as scipy.special.xlogy
-    safe = where(g.relation("==", x, g.ZERO), g.ONE, y)
+    safe = ops.pick(g.relation("==", x, g.ZERO), g.ONE, y)
     return g.mul(x, g.call(sp.log, safe))
 
 
@@ -49,7 +84,7 @@ UFUNCS = {
     np.sqrt: lambda x: g.pow_(x, sp.Rational(1, 2)),
     np.cbrt: _cbrt,
     np.exp: _f(sp.exp), np.exp2: _f(exp2), np.expm1: _f(expm1),
-    np.log: _f(sp.log), np.log2: _f(log2), np.log10: _f(log10), np.log1p: _f(log1p),
+    np.log: _log, np.log2: _f(log2), np.log10: _f(log10), np.log1p: _log1p,
     np.logaddexp: _logaddexp,
     np.sin: _f(sp.sin), np.cos: _f(sp.cos), np.tan: _f(sp.tan),
     np.arcsin: _f(sp.asin), np.arccos: _f(sp.acos), np.arctan: _f(sp.atan),
@@ -71,7 +106,8 @@ UFUNCS = {
     np.logical_or: lambda a, b: sp.Or(a, b, evaluate=False),
     np.logical_not: lambda a: sp.Not(a, evaluate=False),
     sc.erf: _f(sp.erf), sc.erfc: _f(sp.erfc), sc.gamma: _f(sp.gamma),
-    sc.gammaln: _f(sp.loggamma), sc.expit: _expit,
+    sc.gammaln: _f(sp.loggamma), sc.expit: _f(sigmoid),
+    sc.log_expit: lambda x: g.neg(g.call(softplus, g.neg(x))),
     sc.logit: lambda x: g.call(sp.log, g.div(x, g.sub(g.ONE, x))),
     sc.xlogy: _xlogy,
 }
@@ -90,7 +126,34 @@ def apply_ufunc(trace, ufunc, method, inputs, kwargs):
             "line to UFUNCS in zygote_sym/trace/numpy_dispatch.py (and, for a new "
             "SymPy function, its derivative in zygote_sym/rules/elementwise.py)")
     values = [x.value if isinstance(x, Tracer) else x for x in inputs]
-    return trace.new(build(*[trace.lift(x) for x in inputs]), _apply(ufunc, *values))
+    node = build(*[trace.lift(x) for x in inputs])
+    with np.errstate(all="ignore"):  # the kernel computes the results, and warns where they are
+        value = _apply(ufunc, *values)
+    if ufunc is np.exp:
+        _EXPONENTS.setdefault(trace, {})[node] = values[0]
+    elif isinstance(node, (softplus, logaddexp, ops.LogSumExp)) and value is not None:
+        value = _stable_value(trace, node, value)
+    return trace.new(node, value)
+
+
+_EXPONENTS = weakref.WeakKeyDictionary()  # trace -> {exp node: value of its argument}
+
+
+def _stable_value(trace, node, naive):
+    """The value of a recognised stable node, from the recorded exponents
+    (`naive`, the overflowing one, if an exponent was not recorded)."""
+    known = _EXPONENTS.get(trace, {})
+
+    def value(n):
+        if isinstance(n, sp.Number):
+            return float(n)
+        if isinstance(n, (softplus, logaddexp)):
+            return np.logaddexp(*([0.0] * (2 - len(n.args)) + [value(a) for a in n.args]))
+        return known[g.call(sp.exp, n)]
+    try:
+        return node.value(value(node.args[0])) if isinstance(node, ops.LogSumExp) else value(node)
+    except KeyError:
+        return naive
 
 
 REDUCERS = {}   # ufunc -> handler for `ufunc.reduce` (filled by the array rules)
