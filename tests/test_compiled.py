@@ -129,3 +129,17 @@ def test_compiled_jacobian():
     c = zs.compile(lambda b, x: b[0] * (1 - np.exp(-b[1] * x)))
     b, x = np.array([2.0, 0.5]), np.linspace(1, 5, 4)
     np.testing.assert_allclose(c.jacobian(b, x)[0], zs.jacobian(c.f, b, x)[0], rtol=1e-15)
+
+
+def test_index_data_decided_by_values_is_guarded():
+    c = zs.compile(lambda x: np.sum(x[x > 0]**2))
+    assert c.withgradient(np.array([1.0, -2.0, 3.0])).val == 10.0
+    r = c.withgradient(np.array([-1.0, 2.0, 3.0]))
+    assert r.val == 13.0
+    np.testing.assert_array_equal(r.grad[0], [0.0, 4.0, 6.0])
+    s = zs.compile(lambda x: np.sort(x)[0])
+    np.testing.assert_array_equal(s.gradient(np.array([3.0, 1.0, 2.0]))[0], [0.0, 1.0, 0.0])
+    np.testing.assert_array_equal(s.gradient(np.array([1.0, 3.0, 2.0]))[0], [1.0, 0.0, 0.0])
+    a = zs.compile(lambda x: x[np.argmax(x)] * 2)
+    np.testing.assert_array_equal(a.gradient(np.array([1.0, 3.0, 2.0]))[0], [0.0, 2.0, 0.0])
+    assert "np.argmax of x unchanged" in str(a.guards[0])

@@ -161,6 +161,13 @@ def test_derive_with_example_values_names_paths():
     assert "def kernel(a_x, a_y)" in d.source
 
 
+def test_derive_several_arguments():
+    x, y = sympy.symbols("x y")
+    assert zs.derive(lambda a, b: a * b, x, y).gradient == (y, x)
+    a, b = sympy.symbols("a b", real=True)
+    assert zs.derive(lambda a, b: a - b**2, 2.0, 3.0).gradient == (1, -2 * b)
+
+
 def test_gradient_of_sympy_input_is_sympy():
     x, y = sympy.symbols("x y")
     gx, gy = zs.gradient(lambda a, b: np.sin(a) * b, x, y)

@@ -14,7 +14,8 @@ def test_tour_prints_the_founding_results(capsys):
                      # arrays, Params, jacobian/hessian (issue 3)
                      "array([[1., 2., 3.],\n       [1., 2., 3.]])", "(array([14., 22., 26.]),)",
                      "(array([14., 22.]), 2.0, None)", "'b': array([1., 1.])}",
-                     "Tangent(W=array([[1., 2., 3.],", "[  8.,  80., 800.]]), array([321., 654.]), False)",
+                     "Tangent(W=array([[1., 2., 3.],",
+                     "[  8.,  80., 800.]]), array([321., 654.]), False)",
                      "(array([[12.],\n       [12.]]), array([[3., 3., 3.]]))",
                      "(array([1., 1., 2.]),)", "(array([0., 1., 0.]),)", "(array([0., 3., 1.]),)",
                      "[0., 0., 6.]]), array([1., 4., 9.]))", "(2, 2, 2, 2)",

@@ -334,7 +334,8 @@ class Derivation:
         self.traced = traced
         self.value = value
         self._grads = grads
-        self.gradient = tuple(pytree.mirror(t, iter(grads)) for t in traced.arg_trees)
+        per_leaf = iter(grads)
+        self.gradient = tuple(pytree.mirror(t, per_leaf) for t in traced.arg_trees)
         self.symbols = {leaf.name: sp.Symbol(leaf.name, **leaf.assumptions0)
                         for leaf in traced.leaves}
         self.guards = traced.guards

@@ -92,7 +92,7 @@ class Specialization:
         self.inputs = traced.leaves + traced.consts + [leaf for leaf, _ in traced.captured]
         self.values = self.examples + self.consts + [v for _, v in self.captured]
         self.guards = traced.guards
-        self._build(traced, [(gd.expr, gd.outcome) for gd in traced.guards], wrt)
+        self._build(traced, traced.guards, wrt)
         # other state f reached when traced: Python numbers were folded in as
         # constants, and arrays that were not captured (integer index arrays,
         # or all of them when f converts one) were used by value
@@ -172,6 +172,9 @@ class _Branch:
         self.nodes = [out] + [gr for gr, none in zip(grads, self.none) if not none]
         self.leaves = traced.leaves
         self.guards = traced.guards
+        if any(gd.check is not None for gd in self.guards):
+            raise TypeError("batched evaluation cannot follow index data decided by values "
+                            "(a mask, np.sort) per element")
         self._kernels = {}
 
     def kernel(self, shape, guards=False):

@@ -106,17 +106,27 @@ def generate(outputs, leaves, backend, *, int_leaves=(), guards=(), name="kernel
     outputs: SymPy nodes; leaves: the Leaf symbols, in argument order;
     backend: "math", "exact" or "numpy"; int_leaves: leaves cast to float on
     entry (integer inputs give float results, and numexpr/NumPy integer
-    powers with negative exponents would fail); guards: (condition, outcome)
-    pairs checked as soon as they can be computed: the kernel returns None
-    when one does not hold (the caller then traces again); fuse: evaluate
+    powers with negative exponents would fail); guards: trace Guards, checked
+    as soon as their node is computed: the kernel returns None when one does
+    not hold (the caller then traces again); fuse: evaluate
     large elementwise regions with numexpr (see fuse.py).
     """
     printer = Printer(backend)
     ne_printer = fusion.NumexprPrinter()
-    expected = {cond: bool(outcome) for cond, outcome in guards}
-    order = g.postorder(list(expected) + list(outputs))
+    expected = {gd.expr: gd.outcome for gd in guards if gd.check is None}
+    checks = {}  # node -> data-guard functions of its value
+    for gd in guards:
+        if gd.check is not None:
+            checks.setdefault(gd.expr, []).append(gd.check)
+    order = g.postorder(list(expected) + list(checks) + list(outputs))
     ids = _identifiers(leaves)
     plan = _Plan(order, outputs, backend, fuse and backend == "numpy")
+    plan.temps |= {n for n in checks if g.children(n)}  # a checked value needs a name
+
+    def check(node):
+        for fn in checks.get(node, ()):
+            extra[f"_g{len(extra)}"] = fn
+            lines.append(f"if not _g{len(extra) - 1}({code[node][0]}): return None")
     code, ne_code, bool_names = {}, {}, set()
     extra, lines = {}, []
     for leaf in leaves:
@@ -124,6 +134,7 @@ def generate(outputs, leaves, backend, *, int_leaves=(), guards=(), name="kernel
         if leaf in int_leaves and backend != "exact":
             cast = "float({0})" if backend == "math" else "np.asarray({0}, dtype=float)"
             lines.append(f"{ids[leaf]} = " + cast.format(ids[leaf]))
+        check(leaf)
 
     def lookup(node):  # numbers made up by the printer itself are not in `code`
         return code[node] if node in code else printer.render(node, lookup)
@@ -167,6 +178,7 @@ def generate(outputs, leaves, backend, *, int_leaves=(), guards=(), name="kernel
             continue
         n += 1
         code[node] = ne_code[node] = (tname, ATOM)
+        check(node)
         if fusion.is_boolean(node):
             bool_names.add(tname)
     ret = ", ".join(code[o][0] for o in outputs)

@@ -7,6 +7,7 @@ existing ones (mean = sum/n, norm = sqrt(sum |x|**2), trace = sum of a
 diagonal gather).  Index data that only the concrete values decide (sort
 order, boolean masks) becomes integer-array constants of the trace.
 """
+import functools
 import operator
 import string
 
@@ -296,7 +297,7 @@ def _key_item(k):
     if isinstance(k, Tracer):
         v = k._concrete("indexing")
         return operator.index(k) if np.ndim(v) == 0 and not isinstance(v, (bool, np.bool_)) \
-            else np.asarray(v)
+            else k._concrete_data("index array")
     if isinstance(k, slice):
         return slice(*[None if e is None else operator.index(e)
                        for e in (k.start, k.stop, k.step)])
@@ -403,13 +404,15 @@ def sort(a, axis=-1, kind=None, order=None, stable=None):
     """A gather by the concrete argsort (index data, not a node of its own)."""
     if axis is None:
         a, axis = ravel(a), 0
-    order_ = np.argsort(a._concrete("np.sort"), axis=axis, kind=kind, stable=stable)
+    order_ = a._concrete_data("np.sort order", functools.partial(
+        np.argsort, axis=axis, kind=kind, stable=stable))
     return take_along_axis(a, order_, axis)
 
 
 def _concrete_rule(func):
     """Integer results decided by the concrete values (no gradient flows)."""
-    return lambda a, *args, **kw: func(a._concrete(f"np.{func.__name__}"), *args, **kw)
+    return lambda a, *args, **kw: a._concrete_data(
+        f"np.{func.__name__}", lambda v: func(v, *args, **kw))
 
 
 FUNCTIONS.update({f: _concrete_rule(f) for f in (np.argsort, np.argmax, np.argmin,

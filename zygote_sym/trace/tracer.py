@@ -23,12 +23,21 @@ from ..ops import BroadcastTo, where
 
 @dataclass(frozen=True)
 class Guard:
-    """A decision Python made on a traced value: `expr` evaluated to `outcome`."""
+    """A decision Python made on a traced value: `expr` evaluated to `outcome`.
+
+    A *data guard* (index data that the values decide: a boolean mask, the
+    order of np.sort, np.argmax) has `check`, a function that is true when
+    `expr`'s new value gives the same data again.
+    """
     expr: sp.Basic
     outcome: bool
+    check: object = None
+    label: str = ""
 
     def __str__(self):
         e = self.expr
+        if self.check is not None:
+            return f"{self.label} of {e} unchanged"
         text = f"{e.lhs} {e.rel_op} {e.rhs}" if isinstance(e, Relational) else str(e)
         return f"{text} is {self.outcome}"
 
@@ -75,6 +84,10 @@ class Trace:
 
     def guard(self, expr, outcome):
         self.guards.append(Guard(expr, bool(outcome)))
+
+    def guard_data(self, expr, label, fn, expected):
+        """Record that fn(value of expr) gave the index data `expected`."""
+        self.guards.append(Guard(expr, True, lambda v: np.array_equal(fn(v), expected), label))
 
 
 def _plain(v):
@@ -218,6 +231,13 @@ class Tracer:
                 "the branch can be decided, or write the branch as a select: "
                 "np.where(cond, a, b).")
         return self.value
+
+    def _concrete_data(self, label, fn=np.asarray):
+        """`fn(value)`: index data decided by the value (a mask, an order), kept
+        as a data guard so a compiled kernel notices when it would change."""
+        data = fn(self._concrete(label))
+        self.trace.guard_data(self.expr, label, fn, data)
+        return data
 
     def __bool__(self):
         value = self._concrete("bool() / if / while")
