@@ -11,6 +11,7 @@ from fractions import Fraction
 import numpy as np
 
 from . import graph as g
+from .codegen import reduce
 from .codegen.emit import compile_source, generate
 from .ops import ArrayOp
 
@@ -46,6 +47,8 @@ class Kernel:
 
     def _build(self, backend):
         nodes, inputs, ints, name, guards = self._args
+        if backend == "numpy":
+            nodes = reduce.rewrite(nodes, g.Shapes())
         source, extra = generate(nodes, inputs, backend, int_leaves=ints, guards=guards,
                                  name=name, fuse=True)
         return compile_source(source, name, extra)

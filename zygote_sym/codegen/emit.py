@@ -19,7 +19,7 @@ import scipy.special as sc
 from .. import graph as g
 from ..ops import RUNTIME, ArrayOp, Where
 from . import fuse as fusion
-from .printers import ATOM, FUNCTIONS, Printer
+from .printers import ATOM, Printer
 
 _MAX_INLINE_DEPTH = 24   # Python's parser and numexpr limit nesting
 _MAX_INLINE_SIZE = 100   # numexpr has at most 255 registers per expression
@@ -50,6 +50,10 @@ def _identifiers(leaves):
     return names
 
 
+def _name(_):
+    return "a"  # a stand-in operand, to ask whether a node is a ufunc call
+
+
 class _Plan:
     """Which nodes become temporaries, and (NumPy backend) which are fused
     numexpr regions or NumPy calls writing into reusable buffers."""
@@ -64,14 +68,20 @@ class _Plan:
             (lambda n: False)
         elementwise = [n for n in order if g.children(n) and (
             not isinstance(n, ArrayOp) or isinstance(n, Where))]
+        elementwise_set = set(elementwise)
         # a region is a large elementwise node numexpr can print; a cut is a
-        # large transcendental NumPy computes faster (its operands fused apart)
-        self.cut = {n for n in elementwise if big(n) and fusion.wants_numpy(n)}
-        self.region = {n for n in elementwise if big(n) and fusion.printable(n)
+        # large node NumPy computes with ufuncs into a buffer: transcendentals
+        # NumPy computes faster, and everything when numexpr does not pay here
+        ne = fuse and any(big(n) for n in elementwise) and fusion.numexpr_pays(
+            max(int(np.prod(self.shapes(n))) for n in elementwise))
+        self.cut = {n for n in elementwise if big(n) and (fusion.wants_numpy(n) or not ne and
+                    fusion.ufunc_call(n, _name, "") is not None
+                    and not fusion.is_subtrahend(n, parents.get(n, [])))}
+        self.region = {n for n in elementwise if big(n) and ne and fusion.printable(n)
                        and n not in self.cut}
         self.printable = {n for n in elementwise if fusion.printable(n)}
         outs = set(outputs)
-        self.temps, depth, size = set(), {}, {}
+        self.temps, depth, size, self.ops = set(), {}, {}, {}
         for node in order:
             kids = g.children(node)
             if not kids:
@@ -92,8 +102,15 @@ class _Plan:
             elif any(p in self.cut for p in ps) and node in self.region:
                 self.temps.add(node)
             if node in self.temps:
+                self.ops[node] = size[node]
                 d = size[node] = 0
             depth[node] = d
+        # a region of one or two operations gains nothing from numexpr (its
+        # threads cost more than they save there): NumPy computes it
+        self.region -= {n for n in self.region if n in self.temps
+                        and self.ops[n] < fusion.MIN_OPS}
+        self.cut |= {n for n in self.temps - self.region if n in elementwise_set and big(n)
+                     and fusion.ufunc_call(n, _name, "") is not None}
         # large intermediates write into buffers kept across calls (no page
         # faults from fresh allocations); outputs always get fresh arrays
         self.buffered = {n for n in self.temps & (self.region | self.cut) if n not in outs}
@@ -169,8 +186,7 @@ def generate(outputs, leaves, backend, *, int_leaves=(), guards=(), name="kernel
             lines.append(f"{tname} = _ne{n}({', '.join(names)}{buf}, ex_uses_vml=False)"
                          f"  # {expr}")
         elif node in plan.cut:
-            fn = FUNCTIONS[node.func][1]
-            lines.append(f"{tname} = {fn}({', '.join(code[c][0] for c in kids)}{buf})")
+            lines.append(f"{tname} = " + fusion.ufunc_call(node, lambda c: lookup(c)[0], buf))
         elif node in plan.temps:
             lines.append(f"{tname} = {text[0]}")
         else:

@@ -28,6 +28,7 @@ from ..ops import ArrayOp, Where
 from .printers import ATOM, MUL, POW, Printer, wrap
 
 MIN_SIZE = 20_000   # below this, numexpr's per-call cost (µs) outweighs fusion
+MIN_OPS = 3         # fewer operations than this: one NumPy ufunc call is faster
 MAX_OPERANDS = 60   # numexpr accepts at most 63 inputs
 
 FUNCTIONS = {
@@ -121,19 +122,98 @@ def faster_in_numpy(func):
         out = np.empty_like(x)
         ne = compile_region(f"{FUNCTIONS[func]}(x)", ["x"], ())
         np_fn = _NUMPY[func]
-
-        def best(fn):
-            fn()
-            times = []
-            for _ in range(3):
-                t0 = time.perf_counter()
-                fn()
-                times.append(time.perf_counter() - t0)
-            return min(times)
-        t_np = best(lambda: np_fn(x, out=out))
-        t_ne = best(lambda: ne(x, out=out, ex_uses_vml=False))
+        t_np = _best(lambda: np_fn(x, out=out))
+        t_ne = _best(lambda: ne(x, out=out, ex_uses_vml=False))
         _faster_in_numpy[func] = t_np < t_ne
     return _faster_in_numpy[func]
+
+
+_UFUNC = {sp.exp: "np.exp", sp.log: "np.log", log1p: "np.log1p", expm1: "np.expm1",
+          sp.sin: "np.sin", sp.cos: "np.cos", sp.tan: "np.tan", sp.atan: "np.arctan",
+          sp.tanh: "np.tanh", sp.sinh: "np.sinh", sp.cosh: "np.cosh", sp.Abs: "np.abs"}
+
+
+_REL = {"<": "np.less", "<=": "np.less_equal", ">": "np.greater", ">=": "np.greater_equal",
+        "==": "np.equal", "!=": "np.not_equal"}
+
+
+def _negated(x):
+    """z if x is -1*z, else None."""
+    if isinstance(x, sp.Mul) and len(x.args) == 2 and x.args[0] == -1:
+        return x.args[1]
+    return None
+
+
+def ufunc_call(node, code, out):
+    """`node` as NumPy ufunc calls writing into `out` (e.g. ", out=_b3"); an
+    n-ary sum or product chains through the same buffer, `a + -1*b` is a
+    subtraction.  code(child) is the child's source.  None when the node is
+    not made of ufuncs."""
+    a = [code(x) for x in node.args]
+    if node.func in _UFUNC and len(a) == 1:
+        return f"{_UFUNC[node.func]}({a[0]}{out})"
+    if isinstance(node, sp.Mul) and _negated(node) is not None:
+        return f"np.negative({a[1]}{out})"
+    if isinstance(node, (sp.Add, sp.Mul)):
+        text = a[0]
+        for x, b in zip(node.args[1:], a[1:]):
+            if isinstance(node, sp.Add) and _negated(x) is not None:
+                text = f"np.subtract({text}, {code(_negated(x))}{out})"
+            else:
+                fn = "np.add" if isinstance(node, sp.Add) else "np.multiply"
+                text = f"{fn}({text}, {b}{out})"
+        return text
+    if isinstance(node, sp.Pow):
+        if node.args[1] == 2:
+            return f"np.square({a[0]}{out})"
+        if node.args[1] == -1:
+            return f"np.divide(1.0, {a[0]}{out})"
+        if node.args[1] == sp.Rational(1, 2):
+            return f"np.sqrt({a[0]}{out})"
+        return f"np.power({a[0]}, {a[1]}{out})"
+    if isinstance(node, Relational):
+        return f"{_REL[node.rel_op]}({a[0]}, {a[1]}{out})"
+    return None
+
+
+def is_subtrahend(node, parents):
+    """-1*z whose every parent is a sum: printed there as a subtraction."""
+    return _negated(node) is not None and all(isinstance(p, sp.Add) for p in parents)
+
+
+_numexpr_pays = {}
+
+
+def numexpr_pays(size):
+    """Is one numexpr pass over a 4-operation expression faster than four
+    NumPy ufunc calls into a buffer, at about this many elements?  Measured
+    once per process and power of 4 (best of 3); on the 2-core VM this was
+    developed on, numexpr lost at 10**5 elements (170 µs against 60 µs)."""
+    size_class = 4 ** max(8, min(11, round(np.log(max(size, 1)) / np.log(4))))
+    if size_class not in _numexpr_pays:
+        rng = np.random.default_rng(0)
+        a, b, c = (rng.uniform(0.1, 0.9, size_class) for _ in range(3))
+        out = np.empty(size_class)
+        ne = compile_region("a*b + c - a*c", ["a", "b", "c"], ())
+
+        def numpy_passes():
+            np.multiply(a, b, out=out)
+            np.add(out, c, out=out)
+            np.subtract(out, np.multiply(a, c), out=out)
+
+        _numexpr_pays[size_class] = _best(lambda: ne(a, b, c, out=out, ex_uses_vml=False)) \
+            < _best(numpy_passes)
+    return _numexpr_pays[size_class]
+
+
+def _best(fn):
+    fn()
+    times = []
+    for _ in range(3):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return min(times)
 
 
 def wants_numpy(node):

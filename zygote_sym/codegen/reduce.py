@@ -1,0 +1,86 @@
+"""Rewrite full sums of products before NumPy code is generated.
+
+Reverse mode over `sum(r**2)`-style losses produces cotangents such as
+`sum(2*r*a*e*t)`: a product over the whole array, then a sum.  Here every
+full reduction of a product becomes
+
+    (scalar factors) * dot(x1, x2 * ... * xk)     or     (scalar factors) * sum(x1)
+
+so scalar factors are multiplied once instead of once per element, and the
+last product and the sum are one BLAS dot product: no array is written for
+them.  Runs on the DAG once, rebuilding each node at most once.
+"""
+import sympy as sp
+
+from .. import graph as g
+from ..ops import ArrayOp, BroadcastTo, Sum, SumTo
+
+
+class Dot(ArrayOp):
+    """`np.dot(a.ravel(), b.ravel())`: the sum of an elementwise product."""
+
+    nops = 2
+
+    def shape_rule(self, a, b):
+        return ()
+
+    def value(self, a, b):
+        return float(a.ravel() @ b.ravel())
+
+    def numpy(self, a, b):
+        return f"np.dot(np.ravel({a}), np.ravel({b}))"
+
+    def _latex(self, printer):
+        return rf"\sum {printer._print(self.args[0])} {printer._print(self.args[1])}"
+
+
+def _full_sum_operand(node, shapes):
+    """The summed operand if `node` sums all of it to a scalar, else None."""
+    if isinstance(node, Sum):
+        axes, keep = node.params
+        x = node.args[0]
+        if not keep and len(axes) == len(shapes(x)):
+            return x
+    if isinstance(node, SumTo) and node.params[0] == ():
+        x = node.args[0]
+        if isinstance(x, BroadcastTo) and shapes(x.args[0]) == shapes(x):
+            x = x.args[0]
+        return x
+    return None
+
+
+def _factors(x):
+    if isinstance(x, sp.Mul):
+        return [f for a in x.args for f in _factors(a)]
+    if isinstance(x, sp.Pow) and x.args[1] == 2:
+        return [x.args[0], x.args[0]]
+    return [x]
+
+
+def rewrite(nodes, shapes):
+    """`nodes` with every full sum of a product split as described above."""
+    new = {}
+    for node in g.postorder(nodes):
+        kids = g.children(node)
+        if not kids:
+            continue
+        args = [new.get(a, a) for a in node.args]
+        if any(a is not b for a, b in zip(args, node.args)):
+            node_new = node.func(*args, evaluate=False)
+            shapes(node_new)
+        else:
+            node_new = node
+        x = _full_sum_operand(node_new, shapes)
+        if x is not None and shapes(x):
+            factors = _factors(x)
+            scalars = [f for f in factors if shapes(f) == ()]
+            arrays = [f for f in factors if shapes(f) != ()]
+            if scalars and arrays or len(arrays) > 1:
+                full = shapes(x)
+                if all(shapes(a) == full for a in arrays):
+                    reduced = Dot.make(arrays[0], g.mul(*arrays[1:])) if len(arrays) > 1 \
+                        else Sum.make(arrays[0], tuple(range(len(full))), False)
+                    node_new = g.mul(*scalars, reduced)
+        if node_new is not node:
+            new[node] = node_new
+    return [new.get(n, n) for n in nodes]
