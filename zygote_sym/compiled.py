@@ -124,7 +124,7 @@ class Specialization:
         self.floats_only = self.kernel.backend == "math" and not any(self.none) and all(
             type(v) is float for v in self.examples)
 
-    def run(self, leaves):
+    def run(self, leaves, with_value=True):
         """(value, per-leaf gradients) or None when a guard fails."""
         res = self.kernel(*leaves, *self.consts, *[s.get() for s, _ in self.captured])
         if res is None:
@@ -147,7 +147,7 @@ class JacobianSpecialization(Specialization):
             traced, traced.out_exprs, self.wrt, "jacobian", guards)
         self.oshape = seeds[0].shape
 
-    def run(self, leaves):
+    def run(self, leaves, with_value=False):
         blocks = jacobian_blocks(self.kernel, self.oshape, self.grads, self.wrt,
                                  [*leaves, *self.consts, *[s.get() for s, _ in self.captured]])
         if blocks is None:
@@ -177,13 +177,15 @@ class _Branch:
                             "(a mask, np.sort) per element")
         self._kernels = {}
 
-    def kernel(self, shape, guards=False):
+    def kernel(self, shape, guards=False, with_value=True):
         """The kernel over arrays of `shape`: the scalar DAG with leaves of that
-        shape, so large batches get fused regions and reused buffers."""
-        key = (shape, guards)
+        shape, so large batches get fused regions and reused buffers.  Without
+        the value, f itself is not computed (only what its gradient needs)."""
+        key = (shape, guards, with_value)
         if key not in self._kernels:
             batch = [g.Leaf(leaf.name, shape) for leaf in self.leaves]
-            nodes = [gd.expr for gd in self.guards] if guards else self.nodes
+            nodes = [gd.expr for gd in self.guards] if guards else \
+                self.nodes if with_value else self.nodes[1:]
             nodes = g.substitute(nodes, dict(zip(self.leaves, batch)))
             self._kernels[key] = Kernel(nodes, batch, [np.zeros(2)] * len(batch),
                                         name="batched_guards" if guards else "batched",
@@ -227,8 +229,12 @@ class BatchedSpecialization:
         self.branches.append(branch)
         return branch
 
-    def run(self, leaves):
-        leaves = [np.asarray(v, dtype=float) for v in leaves]
+    def run(self, leaves, with_value=True):
+        leaves = [np.broadcast_to(np.asarray(v, dtype=float), self.shape) for v in leaves]
+        first = self.branches[0]
+        if len(self.branches) == 1 and first.mask(leaves, self.shape).all():
+            return self._split(first, first.kernel(self.shape, with_value=with_value)(*leaves),
+                               with_value)
         todo = np.ones(self.shape, dtype=bool)
         val = np.full(self.shape, np.nan)
         grads = [np.zeros(self.shape) for _ in leaves]
@@ -236,27 +242,29 @@ class BatchedSpecialization:
         i = 0
         while todo.any():
             if i == len(self.branches):  # elements no known branch takes
-                first = np.unravel_index(np.argmax(todo), self.shape)
-                self._add_branch(leaves, first)
-                todo[first] = False  # never loop on an element its own trace rejects
+                index = np.unravel_index(np.argmax(todo), self.shape)
+                self._add_branch(leaves, index)
+                todo[index] = False  # never loop on an element its own trace rejects
             branch = self.branches[i]
             i += 1
             take = branch.mask(leaves, self.shape) & (todo | (i == len(self.branches)))
             if not take.any():
                 continue
-            if take.all():
-                res = branch.kernel(self.shape)(*[np.broadcast_to(v, self.shape) for v in leaves])
-            else:
-                sub = [np.broadcast_to(v, self.shape)[take] for v in leaves]
-                res = branch.kernel(sub[0].shape)(*sub)
-            parts = iter(res[1:])
-            val[take] = res[0]
-            for k, none in enumerate(branch.none):
-                if not none:
-                    grads[k][take] = next(parts)
+            sub = [v[take] for v in leaves]
+            value, parts = self._split(branch, branch.kernel(sub[0].shape)(*sub), True)
+            val[take] = value
+            for k, part in enumerate(parts):
+                if part is not None:
+                    grads[k][take] = part
                     reached[k] = True
             todo &= ~take
         return val, [gr if r else None for gr, r in zip(grads, reached)]
+
+    @staticmethod
+    def _split(branch, res, with_value):
+        parts = iter(res[1:] if with_value else res)
+        return (res[0] if with_value else None), [
+            None if none else next(parts) for none in branch.none]
 
 
 class Compiled:
@@ -286,14 +294,14 @@ class Compiled:
             except Exception:
                 raise e from None
 
-    def _run(self, args, kind=Specialization):
+    def _run(self, args, kind=Specialization, with_value=True):
         key = (kind, signature(args))
         specs = self._cache.setdefault(key, [])
         simple = all(_leaf_key(a) is not None for a in args)
         leaves = args if simple else _flat_leaves(args)
         for spec in specs:
             if spec.fresh():
-                res = spec.run(leaves)
+                res = spec.run(leaves, with_value)
                 if res is not None:
                     self._last = spec
                     return spec, res
@@ -306,9 +314,10 @@ class Compiled:
                 + "; ".join(str(gd) for gd in dropped.guards), stacklevel=3)
         specs.append(spec)
         self._last = spec
-        if spec.floats_only and spec.stateless and simple and not spec.guards:
+        if spec.floats_only and not (spec.frozen or spec.captured) and simple \
+                and not spec.guards:
             self._scalar[tuple(map(type, args))] = spec
-        return spec, spec.run(leaves)
+        return spec, spec.run(leaves, with_value)
 
     def _mirror(self, spec, args, per_leaf):
         if spec.traced is None or all(_leaf_key(a) is not None for a in args):
@@ -316,13 +325,13 @@ class Compiled:
         it = iter(per_leaf)
         return tuple(pytree.mirror(t, it) for t in spec.traced.arg_trees)
 
-    def withgradient(self, *args):
+    def withgradient(self, *args, with_value=True):
         """(value, gradient) as :func:`zygote_sym.withgradient`, from the kernel."""
         spec = self._scalar.get(tuple(map(type, args)))
-        if spec is not None:  # the fast path of scalar functions: just the kernel
-            res = spec.kernel(*args)
+        if spec is not None and all(s.get() == v for s, v in spec.numbers):
+            res = spec.kernel(*args)  # the fast path of scalar functions: just the kernel
             return WithGradient(float(res[0]), tuple(map(float, res[1:])))
-        spec, (val, grads) = self._run(args)
+        spec, (val, grads) = self._run(args, with_value=with_value)
         if spec.floats_only:
             return WithGradient(float(val), tuple(map(float, grads)))
         shaped = [_as_leaf_result(gr, v) for gr, v in zip(grads, spec.examples)]
@@ -332,7 +341,7 @@ class Compiled:
 
     def gradient(self, *args):
         """The gradient, as :func:`zygote_sym.gradient`, from the kernel."""
-        return self.withgradient(*args).grad
+        return self.withgradient(*args, with_value=False).grad
 
     def jacobian(self, *args):
         """The Jacobian, as :func:`zygote_sym.jacobian`, from a cached kernel."""

@@ -64,8 +64,7 @@ class _Plan:
         for node in order:
             for c in g.children(node):
                 parents.setdefault(c, []).append(node)
-        big = (lambda n: int(np.prod(self.shapes(n))) >= fusion.MIN_SIZE) if fuse else \
-            (lambda n: False)
+        big = (lambda n: self.size(n) >= fusion.MIN_SIZE) if fuse else (lambda n: False)
         elementwise = [n for n in order if g.children(n) and (
             not isinstance(n, ArrayOp) or isinstance(n, Where))]
         elementwise_set = set(elementwise)
@@ -73,8 +72,9 @@ class _Plan:
         # large node NumPy computes with ufuncs into a buffer: transcendentals
         # NumPy computes faster, and everything when numexpr does not pay here
         ne = fuse and any(big(n) for n in elementwise) and fusion.numexpr_pays(
-            max(int(np.prod(self.shapes(n))) for n in elementwise))
-        self.cut = {n for n in elementwise if big(n) and (fusion.wants_numpy(n) or not ne and
+            max(self.size(n) for n in elementwise))
+        self.cut = {n for n in elementwise if big(n) and (fusion.wants_numpy(n, self.size(n))
+                                                           or not ne and
                     fusion.ufunc_call(n, _name, "") is not None
                     and not fusion.is_subtrahend(n, parents.get(n, [])))}
         self.region = {n for n in elementwise if big(n) and ne and fusion.printable(n)
@@ -114,6 +114,9 @@ class _Plan:
         # large intermediates write into buffers kept across calls (no page
         # faults from fresh allocations); outputs always get fresh arrays
         self.buffered = {n for n in self.temps & (self.region | self.cut) if n not in outs}
+
+    def size(self, node):
+        return int(np.prod(self.shapes(node)))
 
 
 def generate(outputs, leaves, backend, *, int_leaves=(), guards=(), name="kernel", fuse=False):

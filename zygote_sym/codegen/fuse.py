@@ -112,20 +112,33 @@ _NUMPY = {sp.exp: np.exp, sp.log: np.log, log1p: np.log1p, expm1: np.expm1,
 _faster_in_numpy = {}
 
 
-def faster_in_numpy(func):
-    """Is NumPy's `func` faster than numexpr's on this machine?  Timed once per
-    process on 2**16 elements (best of 3), for functions both have."""
+def faster_in_numpy(func, size):
+    """Is NumPy's `func` faster than numexpr's on this machine for about `size`
+    elements?  Timed once per process, function and power-of-4 size class
+    (at most 2**18 elements, best of 3): numexpr's threads only pay on large
+    arrays, and NumPy's SIMD exp/log beat numexpr without VML."""
     if func not in _NUMPY:
         return False
-    if func not in _faster_in_numpy:
-        x = np.random.default_rng(0).uniform(0.1, 0.9, 1 << 16)
+    n = _size_class(size, cap=9)
+    if (func, n) not in _faster_in_numpy:
+        x = np.random.default_rng(0).uniform(0.1, 0.9, n)
         out = np.empty_like(x)
         ne = compile_region(f"{FUNCTIONS[func]}(x)", ["x"], ())
         np_fn = _NUMPY[func]
         t_np = _best(lambda: np_fn(x, out=out))
         t_ne = _best(lambda: ne(x, out=out, ex_uses_vml=False))
-        _faster_in_numpy[func] = t_np < t_ne
-    return _faster_in_numpy[func]
+        _faster_in_numpy[func, n] = t_np < t_ne
+    return _faster_in_numpy[func, n]
+
+
+def _size_class(size, cap):
+    return 4 ** max(8, min(cap, round(np.log(max(size, 1)) / np.log(4))))
+
+
+def wants_numpy(node, size):
+    """A node computed on its own by NumPy (its operands fused around it)."""
+    return isinstance(node, sp.Function) and not isinstance(node, ArrayOp) \
+        and faster_in_numpy(node.func, size)
 
 
 _UFUNC = {sp.exp: "np.exp", sp.log: "np.log", log1p: "np.log1p", expm1: "np.expm1",
@@ -189,7 +202,7 @@ def numexpr_pays(size):
     NumPy ufunc calls into a buffer, at about this many elements?  Measured
     once per process and power of 4 (best of 3); on the 2-core VM this was
     developed on, numexpr lost at 10**5 elements (170 µs against 60 µs)."""
-    size_class = 4 ** max(8, min(11, round(np.log(max(size, 1)) / np.log(4))))
+    size_class = _size_class(size, cap=11)
     if size_class not in _numexpr_pays:
         rng = np.random.default_rng(0)
         a, b, c = (rng.uniform(0.1, 0.9, size_class) for _ in range(3))
@@ -216,7 +229,3 @@ def _best(fn):
     return min(times)
 
 
-def wants_numpy(node):
-    """A node computed on its own by NumPy (its operands fused around it)."""
-    return isinstance(node, sp.Function) and not isinstance(node, ArrayOp) \
-        and faster_in_numpy(node.func)
