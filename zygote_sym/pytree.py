@@ -11,7 +11,6 @@ import copy
 import dataclasses
 import enum
 import types
-from fractions import Fraction
 from numbers import Number
 
 import numpy as np
@@ -129,27 +128,30 @@ def flatten(x, path, leaves):
         "the type with zygote_sym.register_pytree")
 
 
-def rebuild(node, leaves):
-    """The tree with its leaves replaced by the iterator `leaves` (statics kept)."""
+def _assemble(node, kids):
+    """A container of `node`'s kind (tuple/list/namedtuple/dict/custom) holding `kids`."""
     kind, meta = node.kind, node.meta
-    if kind == "leaf":
-        return next(leaves)
-    if kind == "static":
-        return meta
-    kids = [rebuild(c, leaves) for c in node.children]
-    if kind == "tuple":
-        return meta(kids) if meta is tuple else meta(*kids) if hasattr(meta, "_fields") else meta(kids)
-    if kind == "list":
+    if kind in ("tuple", "list"):
         return meta(kids)
     if kind == "namedtuple":
         return meta(*kids)
     if kind == "dict":
         cls, keys = meta
         return cls(zip(keys, kids))
-    if kind == "custom":
-        cls, aux = meta
-        return _REGISTRY[cls][1](aux, kids)
-    obj, fields = meta  # record: a shallow copy with the new field values
+    cls, aux = meta  # custom
+    return _REGISTRY[cls][1](aux, kids)
+
+
+def rebuild(node, leaves):
+    """The tree with its leaves replaced by the iterator `leaves` (statics kept)."""
+    if node.kind == "leaf":
+        return next(leaves)
+    if node.kind == "static":
+        return node.meta
+    kids = [rebuild(c, leaves) for c in node.children]
+    if node.kind != "record":
+        return _assemble(node, kids)
+    obj, fields = node.meta  # a shallow copy with the new field values
     new = copy.copy(obj)
     for f, v in zip(fields, kids):
         object.__setattr__(new, f, v)
@@ -183,31 +185,11 @@ def structure_key(node):
 def mirror(node, grads):
     """The gradient tree: containers keep their type, objects give Tangent,
     statics give None; `grads` iterates the leaves' gradients in order."""
-    kind, meta = node.kind, node.meta
-    if kind == "leaf":
+    if node.kind == "leaf":
         return next(grads)
-    if kind == "static":
+    if node.kind == "static":
         return None
     kids = [mirror(c, grads) for c in node.children]
-    if kind in ("tuple", "list"):
-        return meta(kids)
-    if kind == "namedtuple":
-        return meta(*kids)
-    if kind == "dict":
-        cls, keys = meta
-        return cls(zip(keys, kids))
-    if kind == "custom":
-        cls, aux = meta
-        return _REGISTRY[cls][1](aux, kids)
-    return Tangent(**dict(zip(meta[1], kids)))
-
-
-def leaf_kind(x):
-    """How a leaf's gradient is returned: 'exact' (Fraction), 'sympy', 'array' or 'float'."""
-    if isinstance(x, Fraction):
-        return "exact"
-    if isinstance(x, sp.Expr):
-        return "sympy"
-    if isinstance(x, np.ndarray):
-        return "array"
-    return "float"
+    if node.kind == "record":
+        return Tangent(**dict(zip(node.meta[1], kids)))
+    return _assemble(node, kids)

@@ -168,7 +168,6 @@ def generate(outputs, leaves, backend, *, int_leaves=(), guards=(), name="kernel
             continue
         if not g.children(node) and isinstance(node, g.Leaf):
             raise ValueError(f"the outputs depend on {node}, which is not a kernel input")
-        kids = g.children(node)
         text = printer.render(node, lookup)
         if node in plan.printable:
             ne_code[node] = ne_printer.render(node, ne_lookup)
