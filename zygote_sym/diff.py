@@ -15,8 +15,9 @@ from sympy.core.relational import Relational
 from sympy.logic.boolalg import Boolean
 
 from . import graph as g
-from .ops import ArrayOp, broadcast_to, pick, sum_to
+from .ops import ArrayOp, Where, broadcast_to, sum_to
 from .rules.elementwise import partials as elementwise_partials, unbounded
+from .rules.special import either, guard, nonfinite
 
 
 def _pow_partials(node, active):
@@ -28,15 +29,16 @@ def _pow_partials(node, active):
     out = [None, None]
     if base in active:
         p = g.pow_(base, g.sub(exp, g.ONE))
-        out[0] = g.mul(exp, p) if isinstance(exp, sp.Number) else g.strong_mul(exp, p)
+        out[0] = g.mul(exp, p) if isinstance(exp, sp.Number) else \
+            g.strong_mul(exp, p, g.call(nonfinite, p))
     if exp in active:
         if base == 0:
             out[1] = g.ZERO
         elif isinstance(base, sp.Number) and base > 0:
             out[1] = g.mul(node, sp.log(base))
         else:
-            safe = pick(g.relation("==", base, g.ZERO), g.ONE, base)
-            out[1] = g.strong_mul(node, g.call(sp.log, safe))
+            safe = g.call(guard, base, g.relation("!=", base, g.ZERO), g.ONE)
+            out[1] = g.strong_mul(node, g.call(sp.log, safe), g.call(nonfinite, node))
     return out
 
 
@@ -54,6 +56,10 @@ def _partials(node, active):
     if isinstance(node, sp.Pow):
         return _pow_partials(node, active)
     return elementwise_partials(node, active)
+
+
+def _either(a, b):
+    return b if a is None or a == b else g.call(either, a, b)
 
 
 def vjp(outputs, cotangents, wrt, shapes):
@@ -77,12 +83,18 @@ def vjp(outputs, cotangents, wrt, shapes):
         if out in active:
             pending.setdefault(out, []).append(ct)
     grads = {}
-    # Nodes whose cotangent may be inf/nan at finite inputs: those below a
-    # partial that can be (`unbounded`: sqrt'(0), exp' overflowing, ...).
-    # Their products use a strong zero, 0*inf = 0: an infinite partial meets
-    # the zero cotangent of a branch not taken or of a kink, and an infinite
-    # cotangent meets a zero slope (sqrt(x**2) at 0 gives 0 = |x|'(0)).
-    maybe_inf = set()
+    # A partial that is infinite where its function is finite (`unbounded`:
+    # sqrt'(0)), and every cotangent below it, is multiplied with a strong
+    # zero, 0*inf = 0: where the infinite partial meets a zero cotangent (a
+    # kink, a branch not taken) and where an infinite cotangent meets a zero
+    # slope (sqrt(x**2) at 0 gives 0 = |x|'(0)).  hits[node] is the scalar
+    # truth value "an infinity did arrive" (`nonfinite` of the partials it
+    # came from), so the kernels multiply plainly while it is false.  The
+    # strong zero stays within elementwise code (selects included): through
+    # a reduction, a matmul or an index it would cost every product below
+    # (a root-mean-square loss: 3x); the norm has its own rule instead.
+    # (docs/special_points.md, "the strong zero")
+    hits = {}
     for node in reversed(order):
         cts = pending.pop(node, None)
         if cts is None:
@@ -92,22 +104,24 @@ def vjp(outputs, cotangents, wrt, shapes):
             grads[node] = ct
             if not g.children(node):
                 continue
+        hit = hits.get(node)
         if isinstance(node, ArrayOp):
             if getattr(node, "exact_ct", True):
                 ct = broadcast_to(ct, shapes(node), shapes)
             contribs = node.vjp(ct, shapes)
-            inf = node in maybe_inf
+            arrived = [hit if isinstance(node, Where) else None] * len(contribs)
         else:
-            inf = node in maybe_inf or unbounded(node)
-            times = g.strong_mul if inf else g.mul
-            out_shape = shapes(node)
-            contribs = [None if p is None else sum_to(times(ct, p), out_shape, shapes(a))
-                        for a, p in zip(node.args, _partials(node, active))]
-        for arg, c in zip(g.children(node), contribs):
+            parts = _partials(node, active)
+            arrived = [hit if p is None or not unbounded(node) else
+                       _either(hit, g.call(nonfinite, p)) for p in parts]
+            contribs = [None if p is None else sum_to(
+                g.mul(ct, p) if h is None else g.strong_mul(ct, p, h), shapes(node), shapes(a))
+                for a, p, h in zip(node.args, parts, arrived)]
+        for arg, c, h in zip(g.children(node), contribs, arrived):
             if c is not None and arg in active and c != 0:
                 pending.setdefault(arg, []).append(c)
-                if inf:
-                    maybe_inf.add(arg)
+                if h is not None:
+                    hits[arg] = _either(hits.get(arg), h)
     # a leaf the output reaches only through zero partials (floor, a
     # comparison) gets 0; a leaf it does not reach at all gets None
     reached = set(order)

@@ -19,6 +19,7 @@ from sympy.core.relational import Relational
 from .rules import special
 
 ZERO, ONE, NEG_ONE = sp.Integer(0), sp.Integer(1), sp.Integer(-1)
+HALF = sp.Rational(1, 2)
 
 _uids = itertools.count()
 
@@ -211,14 +212,14 @@ def _exp_times_sigmoid(a, b):
     return None
 
 
-def strong_mul(a, b):
-    """a*b where 0 times inf or nan must be 0 (the backward pass's products
-    with factors that may be infinite; see rules/special.py)."""
-    if _is_num(a) and a != 0 or _is_num(b) and b != 0:
+def strong_mul(a, b, hit):
+    """a*b where 0 times inf or nan must be 0, `hit` the truth value "a factor
+    may be non-finite" (the backward pass below a pole; rules/special.py)."""
+    if any(_is_num(x) and x != 0 and x.is_finite for x in (a, b)) or hit is sp.false:
         return mul(a, b)
     if a == 0 or b == 0:
         return ZERO
-    return special.strong_mul(a, b, evaluate=False)
+    return special.strong_mul(a, b, hit, evaluate=False)
 
 
 def pow_(base, exp):
@@ -230,6 +231,10 @@ def pow_(base, exp):
         return base ** exp
     if exp == -1 and (v := _one_plus_exp(base)) is not None:  # 1/(1 + exp(-x))
         return call(special.sigmoid, neg(v))
+    if exp == HALF:  # sqrt(sum(x**2)): the norm, whose gradient at 0 is 0
+        from .ops import as_norm  # (ops builds on this module)
+        if (n := as_norm(base)) is not None:
+            return n
     return sp.Pow(base, exp, evaluate=False)
 
 

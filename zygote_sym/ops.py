@@ -216,17 +216,18 @@ def where(c, a, b):
     automatic: in each branch, the argument of every op that can be
     non-finite at a finite point (1/x, log, sqrt, exp, ...: `safe_args` in
     rules/elementwise.py) is replaced by a safe point where the branch is not
-    taken, e.g. `where(x > 0, log(x), 0)` becomes
-    `where(x > 0, log(where(x > 0, x, 1)), 0)`.  So the branch not taken
-    computes finite values (no warning, no ZeroDivisionError in a `math`
-    kernel) and finite partials for its zero cotangent (JAX leaves this to
-    the user: its FAQ, "Gradients contain NaN where using where").
+    taken: `where(x > 0, log(x), 0)` becomes `where(x > 0, log(guard(x,
+    x > 0, 1)), 0)` (rules/special.py; closed forms show plain `log(x)`).
+    So the branch not taken computes finite values (no warning, no
+    ZeroDivisionError in a `math` kernel) and finite partials for its zero
+    cotangent.  JAX leaves this to the user (its FAQ: "Gradients contain NaN
+    where using where").
 
-    Only ops within _GUARD_DEPTH elementwise levels of the branch are
-    guarded, never below a structural op or a nested select: rebuilding
-    deeper would copy whole histories (quadratic on loops), and those ops
-    are mostly computed for other uses anyway.  Gradients do not depend on
-    the guard: the backward pass multiplies with a strong zero (diff.py).
+    Only ops within _GUARD_DEPTH elementwise levels of a branch are guarded,
+    never below a structural op or inside a nested select: rebuilding deeper
+    would copy whole histories (quadratic on loops), and such ops are mostly
+    computed for other uses anyway.  Below them, gradients through a pole
+    (sqrt at 0) still get the strong zero of diff.py.
     """
     if isinstance(a, Where) and a.args[0] == c:  # the user's own double where
         a = a.args[1]
@@ -238,23 +239,24 @@ def where(c, a, b):
 
 
 def _guard(root, c, taken):
-    """`root` with each unsafe op's arguments replaced by `pick(c, arg, safe)`
-    (`pick(c, safe, arg)` if the branch is taken where c is false)."""
+    """`root` with each unsafe op's arguments replaced by `guard(arg, c, safe)`
+    (c negated if the branch is taken where c is false)."""
     from .rules.elementwise import safe_args
     near, level = set(), [root]
     for _ in range(_GUARD_DEPTH):  # the elementwise ops near root
         level = [n for n in level if n not in near and n.args and isinstance(n, sp.Expr)
                  and not isinstance(n, (ArrayOp, g.Leaf))]
         near.update(level)
-        level = [a for n in level for a in n.args]
+        level = list(dict.fromkeys(a for n in level for a in n.args))
+    live = c if taken else sp.Not(c, evaluate=False)
     new = {}
     for node in g.postorder([root], into=near.__contains__):
         if node not in near:
             continue
         args = [new.get(a, a) for a in node.args]
         for i, safe in enumerate(safe_args(node)):
-            if safe is not None:
-                args[i] = pick(c, args[i], safe) if taken else pick(c, safe, args[i])
+            if safe is not None and not isinstance(args[i], sp.Number):
+                args[i] = g.call(special.guard, args[i], live, safe)
         if any(x is not y for x, y in zip(args, node.args)):
             new[node] = node.func(*args, evaluate=False)
     return new.get(root, root)
@@ -357,13 +359,12 @@ class Min(Max):
 class LogSumExp(_Reduce):
     """`log(sum(exp(x)))` (the tracer recognises that spelling), computed as
     `scipy.special.logsumexp`: shifted by the max, so no `exp` overflows.
-    Its pullback is ct times softmax, `exp(x - y)` <= 1."""
+    Its pullback is ct times the softmax of x."""
 
     fname, tex = "logsumexp", r"\operatorname{logsumexp}"
 
     def vjp(self, ct, shapes):
-        x = self.args[0]
-        return [g.mul(self.kept(ct, shapes), g.call(sp.exp, g.sub(x, self.kept(self, shapes))))]
+        return [g.mul(self.kept(ct, shapes), Softmax.make(self.args[0], self.params[0]))]
 
     def value(self, x):
         axes, keep = self.params
@@ -372,6 +373,67 @@ class LogSumExp(_Reduce):
     def numpy(self, x):
         axes, keep = self.params
         return f"sc.logsumexp({x}, axis={_axis_code(axes)}{', keepdims=True' if keep else ''})"
+
+
+class Norm(_Reduce):
+    """The 2-norm `sqrt(sum(x**2))`, as the tracer sees it from that spelling
+    or from `np.linalg.norm`.  Its pullback `ct*x/norm` is 0 where the norm
+    is 0 (the minimum-norm subgradient, as PyTorch's norm; JAX gives nan):
+    the strong zero of diff.py, which would give the same, does not reach
+    through a reduction."""
+
+    fname, tex = "norm", r"\left\|\cdot\right\|"
+
+    def vjp(self, ct, shapes):
+        n = self.kept(self, shapes)
+        nonzero = g.call(special.guard, n, g.relation("!=", n, g.ZERO), g.ONE)
+        return [g.mul(self.kept(ct, shapes), self.args[0], g.pow_(nonzero, g.NEG_ONE))]
+
+    def value(self, x):
+        return _norm(x, *self.params)
+
+    def numpy(self, x):
+        axes, keep = self.params
+        return f"_norm({x}, {axes!r}, {keep})"
+
+    def _latex(self, printer):
+        return rf"\left\|{printer._print(self.args[0])}\right\|"
+
+
+def _norm(x, axes, keep):
+    if len(axes) <= 2:  # BLAS (nrm2, dot) through np.linalg.norm
+        return np.linalg.norm(x, axis=axes if len(axes) == 2 else axes[0], keepdims=bool(keep))
+    return np.sqrt(np.sum(np.square(np.abs(x)), axis=axes, keepdims=bool(keep)))
+
+
+def as_norm(s):
+    """Norm(x) if s is `sum(x**2)` or `sum(x*x)` (any axes), else None."""
+    if isinstance(s, Sum):
+        sq, params = s.args[0], s.params
+        if isinstance(sq, sp.Pow) and sq.exp == 2:
+            return Norm.make(sq.base, *params)
+        if isinstance(sq, sp.Mul) and len(sq.args) == 2 and sq.args[0] == sq.args[1]:
+            return Norm.make(sq.args[0], *params)
+    return None
+
+
+class Softmax(ArrayOp):
+    """`scipy.special.softmax(x, axis=axes)`: exp(x - max) normalised, so it
+    never overflows and a tie of two is exactly 1/2 (`exp(x - logsumexp)`
+    is off by the rounding of logsumexp)."""
+
+    def shape_rule(self, x):
+        return x
+
+    def vjp(self, ct, shapes):
+        axes = self.params[0]  # J^T ct = s*(ct - sum(ct*s))
+        return [g.mul(self, g.sub(ct, Sum.make(g.mul(ct, self), axes, True)))]
+
+    def value(self, x):
+        return sc.softmax(x, axis=self.params[0])
+
+    def numpy(self, x):
+        return f"sc.softmax({x}, axis={_axis_code(self.params[0])})"
 
 
 class Prod(_Reduce):
@@ -854,4 +916,4 @@ class Solve(ArrayOp):
 
 # Functions the printed code calls besides NumPy's own.
 RUNTIME = {"_sum_to": _sum_to, "_scatter": _scatter, "_place": _place, "_setitem": _setitem,
-           "_shift": _shift, "_linrec": _linrec, **special.RUNTIME}
+           "_shift": _shift, "_linrec": _linrec, "_norm": _norm, **special.RUNTIME}

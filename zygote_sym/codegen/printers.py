@@ -5,20 +5,21 @@ call), "exact" (Python arithmetic on Fractions: rational constants stay
 exact) and "numpy" (arrays).  Operands arrive already printed, so the
 printer never walks the DAG (SymPy's printers are exponential on shared
 DAGs).  Function names are a table, one line per function; an entry with
-`{}` is a template the arguments fill.
+`{}` or `{0}` is a template the arguments fill.
 
 Special points: the stable forms of rules/special.py (`softplus` as
 `logaddexp(0, x)`, `sigmoid` as `expit`, `strong_mul` as a product whose 0
 beats inf) are kernel helpers in `math` and NumPy/SciPy calls in NumPy; a
-select in `math` is a conditional expression, which evaluates only the
-branch taken.
+select (and a `guard`) in `math` is a conditional expression, which
+evaluates only the branch taken.
 """
 import sympy as sp
 from sympy.codegen.cfunctions import expm1, exp2, hypot, log1p, log2, log10
 from sympy.core.relational import Relational
 
 from ..ops import ArrayOp, Where
-from ..rules.special import logaddexp, sigmoid, softplus, strong_mul
+from ..rules.special import (either, guard, logaddexp, nonfinite, sigmoid, softplus,
+                             strong_mul)
 
 #  SymPy function   math backend (also "exact")   numpy backend
 FUNCTIONS = {
@@ -57,7 +58,10 @@ FUNCTIONS = {
     softplus:    ("_softplus",   "np.logaddexp(0.0, {})"),
     sigmoid:     ("_sigmoid",    "sc.expit"),
     logaddexp:   ("_logaddexp",  "np.logaddexp"),
-    strong_mul:  ("_strong_mul", "_np_strong_mul"),
+    strong_mul:  ("_strong_mul({0}, {1})", "_np_strong_mul"),  # `math` checks by itself
+    nonfinite:   ("(not math.isfinite({}))", "_nonfinite"),
+    either:      ("({} or {})",  "({} or {})"),
+    guard:       ("({0} if {1} else {2})", "np.where({1}, {0}, {2})"),
 }
 
 _CONSTANTS = {sp.pi: "pi", sp.E: "e", sp.oo: "inf", -sp.oo: "-inf", sp.nan: "nan"}
@@ -120,17 +124,16 @@ class Printer:
         if node.func is sp.polygamma:
             return f"sc.polygamma({code(a[0])[0]}, {code(a[1])[0]})", ATOM
         if node.func is strong_mul and self.backend == "exact":  # Fractions are finite
-            return self.mul(sp.Mul(*a, evaluate=False), code)
+            return self.mul(sp.Mul(*a[:2], evaluate=False), code)
         names = FUNCTIONS.get(node.func)
         if names is None:
             raise NotImplementedError(
                 f"no code printer for {node.func.__name__}: add a line to FUNCTIONS "
                 "in zygote_sym/codegen/printers.py")
         name = names[1] if self.backend == "numpy" else names[0]
-        args = [code(v)[0] for v in a]
-        if "{}" in name:
-            return name.format(*args), ATOM
-        return f"{name}({', '.join(args)})", ATOM
+        if "{" in name:  # a template: protect its operands like those of a comparison
+            return name.format(*[wrap(code(v), REL + 1) for v in a]), ATOM
+        return f"{name}({', '.join(code(v)[0] for v in a)})", ATOM
 
     def mul(self, node, code):
         num, den, sign = [], [], ""

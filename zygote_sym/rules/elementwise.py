@@ -9,10 +9,11 @@ Where reusing the node is cheaper than recomputing it, the rule does
 
 SAFE maps a function that can be non-finite at a finite argument (a pole,
 an overflow, a domain edge) to one point per argument where it and its
-derivative are finite (None: that argument is harmless).  A select's branch
+derivative are finite (None: that argument is harmless): a select's branch
 not taken evaluates such functions at these points (ops.where, the "double
-where"), and the backward pass multiplies their partials with a strong zero
-(diff.py).  Conventions (docs/special_points.md):
+where").  POLES and `unbounded` name the partials that are infinite where
+the function is finite (sqrt at 0): the backward pass multiplies below them
+with a strong zero (diff.py).  Conventions (docs/special_points.md):
 
 - kinks take the minimum-norm subgradient: `Abs'(0) = 0` (sign), a tie of
   `Max`/`Min` between two inputs splits equally (JAX's `maximum`), a tie
@@ -24,16 +25,8 @@ where"), and the backward pass multiplies their partials with a strong zero
 import sympy as sp
 from sympy.codegen.cfunctions import expm1, exp2, hypot, log1p, log2, log10
 
-from ..graph import ZERO, ONE, NEG_ONE, add, call, div, mul, neg, pow_, relation, sub
-from ..ops import pick
-from .special import logaddexp, sigmoid, softplus, strong_mul
-
-HALF = sp.Rational(1, 2)
-
-
-def _sqrt(x):
-    return pow_(x, HALF)
-
+from ..graph import HALF, ZERO, ONE, NEG_ONE, add, call, div, mul, neg, pow_, relation, sub
+from .special import guard, logaddexp, sigmoid, softplus, strong_mul
 
 def _rsqrt(x):
     return pow_(x, -HALF)
@@ -46,7 +39,7 @@ def _sq(x):
 def _nonzero(x):
     """x, with 1 where x == 0: a denominator that is 0 only where its
     numerator is (the origin of hypot/atan2)."""
-    return pick(relation("==", x, ZERO), ONE, x)
+    return call(guard, x, relation("!=", x, ZERO), ONE)
 
 
 def _tie(a, b):
@@ -97,7 +90,8 @@ PARTIALS = {
     sp.Max:       lambda y, a, b: [_tie(a, b), _tie(b, a)],
     sp.Min:       lambda y, a, b: [_tie(b, a), _tie(a, b)],
     sp.Mod:       lambda y, a, b: [ONE, neg(call(sp.floor, div(a, b)))],
-    strong_mul:   lambda y, a, b: [b, a],
+    strong_mul:   lambda y, a, b, hit: [b, a, None],
+    guard:        lambda y, x, c, s: [ONE, None, None],
 }
 
 # Max/Min with one constant argument: the tie goes to the constant
@@ -129,9 +123,22 @@ def safe_args(node):
     return [None if v is None else sp.Integer(v) for v in SAFE.get(node.func, ())]
 
 
+# a partial that is infinite where the function is finite: asin'(1), acosh'(1)
+POLES = {sp.asin, sp.acos, sp.acosh, strong_mul}
+
+
 def unbounded(node):
-    """Can a partial of this node be non-finite where its arguments are finite?"""
-    return node.func is strong_mul or any(s is not None for s in safe_args(node))
+    """Is a partial of this node infinite at some point where the node itself
+    is finite (sqrt'(0) = inf)?  The products below it get a strong zero
+    (diff.py).  Functions that are infinite there themselves (1/x, log, an
+    overflowing exp) make the value non-finite already; where a select
+    discards such a value, `ops.where` keeps it finite."""
+    if isinstance(node, sp.Pow):
+        base, exp = node.args
+        if isinstance(exp, sp.Number):
+            return 0 < exp < 1                      # x**p' = p*x**(p-1): inf at 0
+        return not isinstance(base, sp.Number)      # x**y: y*x**(y-1) at x = 0
+    return node.func in POLES
 
 
 def partials(node, active):

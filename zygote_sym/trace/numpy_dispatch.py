@@ -23,7 +23,7 @@ from sympy.codegen.cfunctions import expm1, exp2, hypot, log1p, log2, log10
 from .. import graph as g
 from .. import ops
 from ..errors import NoRuleError
-from ..rules.special import logaddexp, sigmoid, softplus
+from ..rules.special import guard, logaddexp, sigmoid, softplus
 from .tracer import Tracer, _apply
 
 
@@ -70,8 +70,7 @@ def _log1p(u):
 
 
 def _xlogy(x, y):  # 0 where x == 0, as scipy.special.xlogy
-    safe = ops.pick(g.relation("==", x, g.ZERO), g.ONE, y)
-    return g.mul(x, g.call(sp.log, safe))
+    return g.mul(x, g.call(sp.log, g.call(guard, y, g.relation("!=", x, g.ZERO), g.ONE)))
 
 
 UFUNCS = {
@@ -127,7 +126,7 @@ def apply_ufunc(trace, ufunc, method, inputs, kwargs):
             "SymPy function, its derivative in zygote_sym/rules/elementwise.py)")
     values = [x.value if isinstance(x, Tracer) else x for x in inputs]
     node = build(*[trace.lift(x) for x in inputs])
-    with np.errstate(all="ignore"):  # the kernel computes the results, and warns where they are
+    with np.errstate(all="ignore"):  # (the kernel computes the results, and warns there)
         value = _apply(ufunc, *values)
     if ufunc is np.exp:
         _EXPONENTS.setdefault(trace, {})[node] = values[0]
@@ -147,8 +146,10 @@ def _stable_value(trace, node, naive):
     def value(n):
         if isinstance(n, sp.Number):
             return float(n)
-        if isinstance(n, (softplus, logaddexp)):
-            return np.logaddexp(*([0.0] * (2 - len(n.args)) + [value(a) for a in n.args]))
+        if isinstance(n, softplus):
+            return np.logaddexp(0.0, value(n.args[0]))
+        if isinstance(n, logaddexp):
+            return np.logaddexp(value(n.args[0]), value(n.args[1]))
         return known[g.call(sp.exp, n)]
     try:
         return node.value(value(node.args[0])) if isinstance(node, ops.LogSumExp) else value(node)
