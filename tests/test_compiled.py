@@ -143,3 +143,12 @@ def test_index_data_decided_by_values_is_guarded():
     a = zs.compile(lambda x: x[np.argmax(x)] * 2)
     np.testing.assert_array_equal(a.gradient(np.array([1.0, 3.0, 2.0]))[0], [0.0, 2.0, 0.0])
     assert "np.argmax of x unchanged" in str(a.guards[0])
+
+
+def test_gradient_never_aliases_an_input_or_captured_array():
+    x, y, w = np.array([1.0, 2.0]), np.array([3.0, 4.0]), np.array([5.0, 6.0])
+    gx, gy = zs.compile(lambda x, y: np.sum(x * y)).gradient(x, y)
+    (ga,) = zs.compile(lambda a: np.sum(a * w)).gradient(x)
+    gx[0] = ga[0] = 99.0
+    np.testing.assert_array_equal(y, [3.0, 4.0])
+    np.testing.assert_array_equal(w, [5.0, 6.0])

@@ -76,6 +76,17 @@ def _wrt_leaves(traced, wrt):
     return chosen
 
 
+def _fresh(grad, example, args):
+    """A kernel's array result as it is when it already has the input's shape
+    and float dtype and is a new array (not an input or a captured array:
+    `sum(x*y)`'s gradient in x is y itself); else converted by `_as_leaf_result`."""
+    if type(grad) is np.ndarray and type(example) is np.ndarray and grad.dtype == np.float64 \
+            and grad.shape == example.shape and grad.flags.owndata \
+            and not any(grad is a for a in args):
+        return grad
+    return _as_leaf_result(grad, example)
+
+
 class Specialization:
     """One trace of f: its kernel (primal + gradients, guards inside) and the
     captured state it assumes."""
@@ -334,7 +345,9 @@ class Compiled:
         spec, (val, grads) = self._run(args, with_value=with_value)
         if spec.floats_only:
             return WithGradient(float(val), tuple(map(float, grads)))
-        shaped = [_as_leaf_result(gr, v) for gr, v in zip(grads, spec.examples)]
+        inputs = (*args, *getattr(spec, "consts", ()),
+                  *[s.get() for s, _ in getattr(spec, "captured", ())])
+        shaped = [_fresh(gr, v, inputs) for gr, v in zip(grads, spec.examples)]
         if isinstance(spec, BatchedSpecialization):
             return WithGradient(val, tuple(shaped))
         return WithGradient(as_result(val, 0.0), self._mirror(spec, args, shaped))

