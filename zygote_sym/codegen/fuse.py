@@ -25,7 +25,7 @@ from sympy.core.relational import Relational
 from sympy.logic.boolalg import BooleanAtom
 
 from ..ops import ArrayOp, Where
-from .printers import ATOM, MUL, POW, Printer, wrap
+from .printers import ATOM, MUL, Printer
 
 MIN_SIZE = 20_000   # below this, numexpr's per-call cost (µs) outweighs fusion
 MIN_OPS = 3         # fewer operations than this: one NumPy ufunc call is faster
@@ -78,16 +78,6 @@ class NumexprPrinter(Printer):
             return f"{FUNCTIONS[node.func]}({', '.join(code(v)[0] for v in node.args)})", ATOM
         return super().render(node, code)
 
-    def pow(self, node, code):
-        base, e = node.args
-        b = code(base)
-        if e == sp.Rational(1, 2):
-            return f"sqrt({b[0]})", ATOM
-        if e == sp.Rational(-1, 2):
-            return f"1/sqrt({b[0]})", MUL
-        if e == -1:
-            return f"1/{wrap(b, MUL + 1)}", MUL
-        return f"{wrap(b, POW + 1)}**{wrap(code(e), POW + 1)}", POW
 
 
 _NAME = re.compile(r"\b[A-Za-z_][A-Za-z0-9_]*\b(?!\s*\()")

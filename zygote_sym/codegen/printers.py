@@ -77,6 +77,7 @@ class Printer:
     def __init__(self, backend):
         self.backend = backend
         self.mod = "np" if backend == "numpy" else "math"
+        self.sqrt = {"numpy": "np.sqrt", "numexpr": "sqrt"}.get(backend, "math.sqrt")
 
     def number(self, n):
         if n is sp.true or n is sp.false:
@@ -155,11 +156,10 @@ class Printer:
     def pow(self, node, code):
         base, e = node.args
         b = code(base)
-        sqrt = "np.sqrt" if self.backend == "numpy" else "math.sqrt"
         if e == sp.Rational(1, 2):
-            return f"{sqrt}({b[0]})", ATOM
+            return f"{self.sqrt}({b[0]})", ATOM
         if e == sp.Rational(-1, 2):
-            return f"1/{sqrt}({b[0]})", MUL
+            return f"1/{self.sqrt}({b[0]})", MUL
         if e == -1:
             return f"1/{wrap(b, MUL + 1)}", MUL
         if isinstance(e, sp.Integer) or self.backend != "math":
