@@ -210,3 +210,17 @@ def test_unflattenable_argument_names_path():
 def test_symbolic_branch_says_what_to_do():
     with pytest.raises(zs.SymbolicBranchError, match="example values|np.where"):
         zs.derive(sign_like, sympy.Symbol("x"))
+
+
+def test_python_arithmetic_errors_become_numpy_values():
+    # 1/0.0 raises in Python; the traced value and the kernel follow NumPy: inf
+    with np.errstate(all="ignore"):
+        assert zs.gradient(lambda x: 1 / x, 0.0) == (-np.inf,)
+        r = zs.withgradient(lambda x: np.log(x), 0.0)
+    assert r.val == -np.inf and r.grad == (np.inf,)
+
+
+def test_scalar_selects_run_in_the_math_kernel():
+    c = zs.compile(lambda x: np.where(x > 0, x**2, -x))
+    assert c.gradient(-3.0) == (-1.0,) and c.gradient(2.0) == (4.0,)
+    assert "np." not in c.source

@@ -13,7 +13,7 @@ import numpy as np
 from . import graph as g
 from .codegen import reduce
 from .codegen.emit import compile_source, generate
-from .ops import ArrayOp
+from .ops import ArrayOp, Where
 
 
 def choose_backend(values, nodes):
@@ -21,7 +21,7 @@ def choose_backend(values, nodes):
             isinstance(v, (Fraction, int)) and not isinstance(v, bool) for v in values):
         return "exact"
     scalar = all(np.ndim(v) == 0 for v in values) and not any(
-        isinstance(n, ArrayOp) for n in g.postorder(nodes))
+        isinstance(n, ArrayOp) and not isinstance(n, Where) for n in g.postorder(nodes))
     return "math" if scalar else "numpy"
 
 
@@ -68,7 +68,9 @@ class Kernel:
         try:
             return self.fn(*values)
         except (ArithmeticError, ValueError):
-            return self.numpy_fallback()(*values)
+            # NumPy scalars, so that 1/0.0 is inf (as NumPy gives), not an error
+            return self.numpy_fallback()(*[np.float64(v) if type(v) in (int, float) else v
+                                           for v in values])
 
 
 def as_result(value, example):

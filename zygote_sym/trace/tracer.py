@@ -96,12 +96,17 @@ def _plain(v):
 
 
 def _apply(fn, *values):
+    """fn of the concrete values; where Python raises on numbers (1/0.0,
+    overflow) the value is NumPy's (inf, nan), as the generated kernel gives."""
     if any(v is None for v in values):
         return None
     try:
         return fn(*values)
     except TypeError:
         return fn(*[_plain(v) for v in values])
+    except ArithmeticError:
+        with np.errstate(all="ignore"):
+            return fn(*[np.float64(_plain(v)) if np.ndim(v) == 0 else v for v in values])
 
 
 def _binary(build, pyop, reflected=False):
