@@ -62,6 +62,42 @@ def _either(a, b):
     return b if a is None or a == b else g.call(either, a, b)
 
 
+def _split(term):
+    """(numeric coefficient, non-numeric factors) of a product, looking two
+    Mul levels deep only (a cotangent may be a long product chain: going
+    further would make collecting quadratic)."""
+    if not isinstance(term, sp.Mul):
+        return g.ONE, (term,)
+    coeff, rest = g.ONE, []
+    for f in term.args:
+        for h in (f.args if isinstance(f, sp.Mul) else (f,)):
+            if isinstance(h, sp.Number):
+                coeff *= h
+            else:
+                rest.append(h)
+    return coeff, tuple(sorted(rest, key=hash))
+
+
+def _collect(terms):
+    """Cotangent contributions with like terms summed: `c*u + d*u` is
+    `(c + d)*u`, and terms that cancel (`x*cos(x) + sin(x) - sin(x)`, the
+    derivative of `sin(x)*x + cos(x)`) are gone.  Dropping a cancelled term
+    may shrink an inferred shape, which is safe here: cotangents are read
+    by their node's logical shape."""
+    if len(terms) < 2:
+        return terms
+    groups = {}
+    for t in terms:
+        coeff, rest = _split(t)
+        if rest in groups:
+            groups[rest][0] += coeff
+            groups[rest][1] = None  # rebuilt from the summed coefficient
+        else:
+            groups[rest] = [coeff, t]
+    return [t if t is not None else g.mul(c, *rest)
+            for rest, (c, t) in groups.items() if c != 0]
+
+
 def vjp(outputs, cotangents, wrt, shapes):
     """Cotangent expressions for each leaf in `wrt` (None where the outputs do
     not depend on the leaf).
@@ -99,7 +135,7 @@ def vjp(outputs, cotangents, wrt, shapes):
         cts = pending.pop(node, None)
         if cts is None:
             continue
-        ct = g.add(*cts)
+        ct = g.add(*_collect(cts))
         if node in wrt_set:
             grads[node] = ct
             if not g.children(node):
