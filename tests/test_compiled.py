@@ -152,3 +152,9 @@ def test_gradient_never_aliases_an_input_or_captured_array():
     gx[0] = ga[0] = 99.0
     np.testing.assert_array_equal(y, [3.0, 4.0])
     np.testing.assert_array_equal(w, [5.0, 6.0])
+
+
+def test_any_all_decide_branches_under_a_data_guard():
+    c = zs.compile(lambda x: np.sum(x**2) if np.any(x > 1) else np.sum(x))
+    np.testing.assert_array_equal(c.gradient(np.array([0.5, 2.0]))[0], [1.0, 4.0])
+    np.testing.assert_array_equal(c.gradient(np.array([0.5, 0.2]))[0], [1.0, 1.0])

@@ -219,6 +219,19 @@ def test_integer_array_negative_float_power_numpy_and_math():
     assert val == pytest.approx(1 / 9, rel=1e-14) and g == pytest.approx(-2 / 27, rel=1e-14)
 
 
+def test_integer_array_negative_float_power_numexpr(monkeypatch):
+    """The same through a numexpr region (forced: the cost model may prefer
+    NumPy on this machine), whose integer powers would otherwise give 0."""
+    from zygote_sym.codegen import fuse
+    monkeypatch.setattr(fuse, "MIN_SIZE", 1)
+    monkeypatch.setattr(fuse, "numexpr_pays", lambda size: True)
+    c = zs.compile(lambda x: np.sum(x ** -2.0 * 3 + x))
+    val, (g,) = c.withgradient(np.array([1, 2, 3]))
+    assert "_ne" in c.source and "x = np.asarray(x, dtype=float)" in c.source
+    assert val == pytest.approx(4.0 + 2.75 + 3 + 1 / 3, rel=1e-15)
+    np.testing.assert_allclose(g, [-5.0, 0.25, 1 - 6 / 27], rtol=1e-15)
+
+
 # --------------------------------------------------------------- row 15
 def test_gradient_is_unbroadcast():
     A = np.arange(12.0).reshape(3, 4)

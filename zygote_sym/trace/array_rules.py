@@ -416,7 +416,8 @@ def _concrete_rule(func):
 
 
 FUNCTIONS.update({f: _concrete_rule(f) for f in (np.argsort, np.argmax, np.argmin,
-                                                   np.nonzero, np.flatnonzero, np.argwhere)})
+                                                   np.nonzero, np.flatnonzero, np.argwhere,
+                                                   np.any, np.all)})
 FUNCTIONS.update({np.shape: lambda a: a.shape, np.ndim: lambda a: a.ndim,
                   np.size: lambda a, axis=None: a.size if axis is None else a.shape[axis]})
 
