@@ -42,6 +42,11 @@ def _leaf_key(a):
     return None
 
 
+def _simple(args):
+    """Are all arguments plain leaves (numbers, arrays): no pytree to flatten?"""
+    return all(_leaf_key(a) is not None for a in args)
+
+
 def signature(args):
     """A hashable key for the structure, shapes and dtypes of `args`."""
     keys = tuple(map(_leaf_key, args))
@@ -292,8 +297,7 @@ class Compiled:
         try:
             return Specialization(self.f, args, self.wrt)
         except (NonScalarOutputError, ValueError) as e:
-            simple = all(_leaf_key(a) is not None for a in args)
-            if not simple or not any(np.ndim(a) for a in args):
+            if not _simple(args) or not any(np.ndim(a) for a in args):
                 raise
             if isinstance(e, ValueError) and "ambiguous" not in str(e):
                 raise
@@ -305,7 +309,7 @@ class Compiled:
     def _run(self, args, kind=Specialization, with_value=True):
         key = (kind, signature(args))
         specs = self._cache.setdefault(key, [])
-        simple = all(_leaf_key(a) is not None for a in args)
+        simple = _simple(args)
         leaves = args if simple else _flat_leaves(args)
         for spec in specs:
             if spec.fresh():
@@ -328,7 +332,7 @@ class Compiled:
         return spec, spec.run(leaves, with_value)
 
     def _mirror(self, spec, args, per_leaf):
-        if spec.traced is None or all(_leaf_key(a) is not None for a in args):
+        if spec.traced is None or _simple(args):
             return tuple(per_leaf)
         it = iter(per_leaf)
         return tuple(pytree.mirror(t, it) for t in spec.traced.arg_trees)
