@@ -191,10 +191,6 @@ class Where(ArrayOp):
         c, a, b = self.args
         return printer._print(sp.Piecewise((a, c), (b, True), evaluate=False))
 
-    def as_piecewise(self):
-        c, a, b = self.args
-        return sp.Piecewise((a, c), (b, True))
-
 
 def pick(c, a, b):
     """A select node (folded where c is constant or a == b) for operands that
