@@ -3,7 +3,7 @@
     python examples/nist_fit.py [FILE.dat ...]      (default: every file in data/nist_strd)
 
 Each step is spelled out; `python -m zygote_sym fit FILE.dat` runs the same
-thing through :func:`zygote_sym.nist.run_file`.
+thing through :func:`zygote_sym.cli.nist.run_file`.
 
 1. parse the .dat file (model, starting values, certified values, data);
 2. the model is plain NumPy, e.g. for Misra1a::
@@ -12,7 +12,7 @@ thing through :func:`zygote_sym.nist.run_file`.
            b1, b2 = b
            return b1 * (1 - np.exp(-b2 * x))
 
-   (zygote_sym.nist.MODELS; files not in that table get their model read
+   (zygote_sym.cli.nist.MODELS; files not in that table get their model read
    from the header's ``y = ...`` line);
 3. zs.optimize.residuals turns ``residuals(b, x, y, model) = model(b, x) - y``
    into SciPy's ``fun(b)`` and ``jac(b)``; jac runs a kernel that
@@ -28,7 +28,7 @@ import numpy as np
 from scipy.optimize import least_squares
 
 import zygote_sym as zs
-from zygote_sym import nist
+from zygote_sym.cli import nist
 
 DATA_DIR = Path(__file__).resolve().parent / "data" / "nist_strd"
 

@@ -1,12 +1,12 @@
 """NIST StRD nonlinear-regression problems as plain NumPy code (example data).
 
 The parser, the model table and the SciPy driver moved into the package as
-:mod:`zygote_sym.nist` (so that `python -m zygote_sym fit FILE.dat` works
+:mod:`zygote_sym.cli.nist` (so that `python -m zygote_sym fit FILE.dat` works
 from an installed package); this module re-exports them and adds the
 location of the example data shipped in this repository, plus the
 finite-difference baseline study.
 
-The one difference from :func:`zygote_sym.nist.fit`: here ``fit`` keeps its
+The one difference from :func:`zygote_sym.cli.nist.fit`: here ``fit`` keeps its
 original default, SciPy's ``'2-point'`` finite differences (``jac=None``),
 so the baseline does not depend on zygote_sym's derivatives; pass
 ``jac='zygote_sym'`` for the compiled Jacobian.
@@ -24,8 +24,8 @@ True
 """
 from pathlib import Path
 
-from zygote_sym import nist as _nist
-from zygote_sym.nist import (DEFAULT_METHOD, MODELS, Dataset, agree, lre, model_for,
+from zygote_sym.cli import nist as _nist
+from zygote_sym.cli.nist import (DEFAULT_METHOD, MODELS, Dataset, agree, lre, model_for,
                              model_from_text, parse, report, residuals, sse)
 
 DATA_DIR = Path(__file__).resolve().parent / "data" / "nist_strd"
@@ -40,7 +40,7 @@ def load(name, data_dir=None):
 
 
 def fit(ds, start, jac=None, **kwargs):
-    """:func:`zygote_sym.nist.fit` with ``jac=None`` meaning ``'2-point'``."""
+    """:func:`zygote_sym.cli.nist.fit` with ``jac=None`` meaning ``'2-point'``."""
     return _nist.fit(ds, start, "2-point" if jac is None else jac, **kwargs)
 
 

@@ -1,36 +1,26 @@
 """Issue 3: Zygote's founding example, a colour library written for plain NumPy
-(examples/colordiff.py: sRGB -> XYZ -> CIELAB -> CIEDE2000), differentiates
+(zygote_sym/cli/colordiff.py: sRGB -> XYZ -> CIELAB -> CIEDE2000), differentiates
 unchanged."""
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import pytest
 
 import zygote_sym as zs
 from zygote_sym.testing import check_grads
 
-EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "colordiff.py"
-
-
-def _load():
-    spec = importlib.util.spec_from_file_location("colordiff_example", EXAMPLE)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from zygote_sym.cli import colordiff as cd
 
 
 @pytest.fixture(scope="module")
 def colordiff():
-    return _load().colordiff
+    return cd.colordiff
 
 
 RED = np.array([1.0, 0.0, 0.0])
 GREEN = np.array([0.0, 1.0, 0.0])
 
 
-def test_the_example_has_no_zygote_sym_imports():
-    assert "zygote_sym" not in EXAMPLE.read_text()
+def test_the_library_has_no_zygote_sym_imports():
+    assert "zygote_sym" not in open(cd.__file__).read()
 
 
 def test_value_matches_colour_science(colordiff):
@@ -85,14 +75,8 @@ def test_compiled_kernel_agrees(colordiff):
             np.testing.assert_allclose(x, y, rtol=1e-12)
 
 
-def test_the_tour_shows_it_and_skips_it_without_the_checkout(monkeypatch, tmp_path):
-    from zygote_sym import tour
+def test_the_tour_shows_it():
+    from zygote_sym.cli import tour
     lines = []
     tour.run(lines.append)
     assert "WithGradient(val=86.61431186791233" in "\n".join(lines)
-    monkeypatch.setattr(tour, "EXAMPLES", tmp_path)  # no examples/colordiff.py here
-    lines = []
-    tour.run(lines.append)
-    out = "\n".join(lines)
-    assert "(skipped: examples/colordiff.py is not here" in out
-    assert "colordiff(" not in out and "## Compiled" in out

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 import zygote_sym as zs
-from zygote_sym import support
+from zygote_sym.cli import functions as support
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -6,7 +6,7 @@ import pytest
 import scipy.optimize
 
 import zygote_sym as zs
-from zygote_sym import nist
+from zygote_sym.cli import nist
 from zygote_sym.__main__ import main
 
 DATA = Path(__file__).resolve().parent.parent / "examples" / "data" / "nist_strd"

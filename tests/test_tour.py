@@ -2,7 +2,7 @@
 import subprocess
 import sys
 
-from zygote_sym.__main__ import main
+from zygote_sym.cli.main import main
 
 
 def test_tour_prints_the_founding_results(capsys):

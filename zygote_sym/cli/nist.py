@@ -22,6 +22,9 @@ residual sum of squares) followed by `y x` data.  This module is what
 Residuals are `model(b, x) - y`, so their Jacobian is the model's, shape (n, p).
 
 >>> import numpy as np
+from scipy.optimize import least_squares
+
+from ..optimize import residuals as flat_residuals
 >>> model = model_from_text("b1*(1-exp[-b2*x])")
 >>> model(np.array([2.0, 0.5]), np.array([0.0, 2.0]))
 array([0.        , 1.26424112])
@@ -374,14 +377,11 @@ def fit(ds, start, jac="zygote_sym", *, method=DEFAULT_METHOD, x_scale=DEFAULT_X
     Returns the fitted parameters, shape (p,), or with ``full_output`` the
     whole ``scipy.optimize.OptimizeResult``.
     """
-    from scipy.optimize import least_squares
-
     model = model_for(ds) if model is None else model
     if isinstance(start, (int, np.integer)) and start in (1, 2):
         start = ds.start1 if start == 1 else ds.start2
     b0 = np.asarray(start, dtype=float)
     if jac == "zygote_sym":
-        from .optimize import residuals as flat_residuals
         fun, jac, b0, _ = flat_residuals(residuals, b0, ds.x, ds.y, model)
     else:
         def fun(b):

@@ -14,7 +14,7 @@ list cannot drift from the code.  The sources are
 - the public methods, properties and operators of
   :class:`zygote_sym.trace.tracer.Tracer`.
 
->>> from zygote_sym.support import public_names
+>>> from zygote_sym.cli.functions import public_names
 >>> import numpy as np
 >>> public_names(np.absolute)
 ['np.absolute', 'np.abs']
@@ -119,7 +119,7 @@ def _section_of(handler, sections):
 
 
 def _sections():
-    from .trace import array_rules
+    from ..trace import array_rules
     lines = inspect.getsource(array_rules).splitlines()
     return [(i + 1, m.group(1)) for i, line in enumerate(lines)
             if (m := re.match(r"# -+ (\w[\w ]*)$", line))]
@@ -144,7 +144,7 @@ def _function_lists(functions):
 
 
 def _tracer_lines():
-    from .trace.tracer import Tracer
+    from ..trace.tracer import Tracer
     attrs = vars(Tracer)
     props = sorted(n for n, v in attrs.items() if isinstance(v, property))
     numpy_methods, other = [], []
@@ -166,7 +166,7 @@ def _tracer_lines():
 
 def markdown():
     """The supported-functions list as markdown (docs/numpy_support.md)."""
-    from .trace.numpy_dispatch import FUNCTIONS, REDUCERS, UFUNCS
+    from ..trace.numpy_dispatch import FUNCTIONS, REDUCERS, UFUNCS
     elementwise = list(dict.fromkeys(u for u in UFUNCS if u not in FUNCTIONS))
     lines = [_HEADER,
              "## Elementwise functions (ufuncs)", "",

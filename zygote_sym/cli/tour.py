@@ -6,23 +6,21 @@ Each step is real source code: the setup and the step's statements run with
 ran.  As in the Python prompt, a result of None is not printed, and what a
 step prints itself (`print(loss.source)`) is shown.
 
-The colour-difference chapter loads `examples/colordiff.py` from the source
-checkout (it is not part of the installed package); without it the chapter
-is skipped with a note.
+The colour-difference chapter runs `zygote_sym/cli/colordiff.py`, a colour
+library written for plain NumPy that ships with the package, so the tour runs
+from an installed wheel as it does from a checkout.
 """
 import ast
 import contextlib
-import importlib.util
 import io
-import re
 import textwrap
-from pathlib import Path
 
 SETUP = """
 import numpy as np, sympy
 from dataclasses import dataclass
 from fractions import Fraction
 import zygote_sym as zs
+from zygote_sym.cli.colordiff import colordiff
 
 def pow(x, n):
     r = 1
@@ -65,26 +63,6 @@ def halvings(x):
         n += 1
     return x * n
 """
-
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
-
-
-
-def _colordiff():
-    """`colordiff` from the checkout's examples/colordiff.py, or None."""
-    path = EXAMPLES / "colordiff.py"
-    if not path.is_file():
-        return None
-    spec = importlib.util.spec_from_file_location("colordiff_example", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.colordiff
-
-
-# name -> (loader, note): a step using the name is skipped, with the note, if the loader
-# finds nothing
-OPTIONAL = {"colordiff": (_colordiff, "examples/colordiff.py is not here (it comes with "
-                                      "the source checkout, not the installed package)")}
 
 # (title, code whose last line is the expression shown, closed form to derive or None)
 STEPS = [
@@ -154,7 +132,7 @@ STEPS = [
     ("", "zs.diaghessian(lambda x: np.sum(x**3), np.array([[1.0, 2.0], [3.0, 4.0]]))", None),
 
     # ---- a library written for plain NumPy: Zygote's founding example
-    ("Colour difference (CIEDE2000) from examples/colordiff.py, plain NumPy",
+    ("Colour difference (CIEDE2000) from zygote_sym/cli/colordiff.py, plain NumPy",
      "red, green = np.array([1.0, 0.0, 0.0]), np.array([0.0, 1.0, 0.0])\n"
      "zs.withgradient(colordiff, red, green)", None),
     ("", "from zygote_sym.testing import check_grads, numerical_gradient\n"
@@ -202,18 +180,9 @@ def _run_step(code, ns, out):
 def run(out=print):
     ns = {}
     exec(SETUP, ns)
-    missing = {}
-    for name, (load, why) in OPTIONAL.items():
-        ns[name] = load()
-        if ns[name] is None:
-            missing[name] = why
     for title, code, closed in STEPS:
         if title:
             out(f"\n## {title}")
-        skip = [why for name, why in missing.items() if re.search(rf"\b{name}\b", code)]
-        if skip:
-            out(f"(skipped: {skip[0]})")
-            continue
         for line in _prompted(code, ast.parse(code)):
             out(line)
         value = _run_step(code, ns, out)
