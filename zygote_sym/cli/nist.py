@@ -22,9 +22,6 @@ residual sum of squares) followed by `y x` data.  This module is what
 Residuals are `model(b, x) - y`, so their Jacobian is the model's, shape (n, p).
 
 >>> import numpy as np
-from scipy.optimize import least_squares
-
-from ..optimize import residuals as flat_residuals
 >>> model = model_from_text("b1*(1-exp[-b2*x])")
 >>> model(np.array([2.0, 0.5]), np.array([0.0, 2.0]))
 array([0.        , 1.26424112])
@@ -38,6 +35,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from scipy.optimize import least_squares
+
+from ..optimize import residuals as flat_residuals
 
 __all__ = ["Dataset", "parse", "MODELS", "model_from_text", "model_for", "residuals", "sse",
            "fit", "lre", "agree", "report", "run_file", "DEFAULT_METHOD"]
