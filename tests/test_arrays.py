@@ -7,11 +7,11 @@ import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 
 import zygote_sym as zs
-from zygote_sym import diff, ops
-from zygote_sym import graph as g
-from zygote_sym.kernel import Kernel
+from zygote_sym.ad.backward import grad as grad_nodes, vjp
+from zygote_sym.codegen.kernel import Kernel
+from zygote_sym.ir import build as b, nodes as g, numpy_ops, ops
 from zygote_sym.testing import check_grads
-from zygote_sym.trace import trace_call
+from zygote_sym.trace.call import trace_call
 
 rng = np.random.default_rng(0)
 
@@ -296,10 +296,10 @@ def _hvp(f, x, w):
     """Hessian-vector product by differentiating the gradient DAG again:
     every op's pullback is itself built of differentiable ops."""
     traced = trace_call(f, (x,))
-    (grad,) = diff.vjp([traced.out_exprs[0]], [g.ONE], traced.leaves, traced.shapes)
+    (grad,) = grad_nodes(traced.out_exprs[0], traced.leaves, traced.shapes)
     w_leaf = g.Leaf("w", x.shape, role="const")
-    inner = ops.Sum.make(g.mul(grad, w_leaf), tuple(range(x.ndim)), False)
-    (hess,) = diff.vjp([inner], [g.ONE], traced.leaves, traced.shapes)
+    inner = ops.Sum.make(b.mul(grad, w_leaf), tuple(range(x.ndim)), False)
+    (hess,) = vjp([inner], [b.ONE], traced.leaves, traced.shapes)
     if hess is None:
         return np.zeros(x.shape)
     consts = [traced.trace.const_values[c] for c in traced.consts]
@@ -323,7 +323,7 @@ def test_linrec_matches_a_loop():
         s, prev = np.zeros_like(b), np.zeros(3)
         for i in (range(36, -1, -1) if reverse else range(37)):
             s[:, i] = prev = b[:, i] + a[:, i] * prev
-        assert_allclose(ops._linrec(a, b, 1, reverse), s)
+        assert_allclose(numpy_ops.linrec(a, b, 1, reverse), s)
 
 
 def test_view_assignment_updates_the_base_only_through_views():

@@ -137,7 +137,7 @@ def test_branches_and_while():
 
 
 def test_guards_are_recorded():
-    from zygote_sym.trace import trace_call
+    from zygote_sym.trace.call import trace_call
     traced = trace_call(sign_like, (3.0,))
     assert [str(g) for g in traced.guards] == ["x > 0 is True"]
 

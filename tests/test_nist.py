@@ -7,7 +7,7 @@ import scipy.optimize
 
 import zygote_sym as zs
 from zygote_sym.cli import nist
-from zygote_sym.__main__ import main
+from zygote_sym.cli.main import main
 
 DATA = Path(__file__).resolve().parent.parent / "examples" / "data" / "nist_strd"
 NAMES = ["Misra1a", "Thurber", "MGH09", "Rat43", "Eckerle4", "BoxBOD"]

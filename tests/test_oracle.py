@@ -30,9 +30,9 @@ from hypothesis import strategies as st
 from sympy.core.relational import Relational
 
 import zygote_sym as zs
-from zygote_sym import graph as g
-from zygote_sym import ops
-from zygote_sym.trace import trace_call
+from zygote_sym.ir import nodes as g
+from zygote_sym.ir import ops
+from zygote_sym.trace.call import trace_call
 
 EXAMPLES = int(os.environ.get("ZYGOTE_SYM_ORACLE_EXAMPLES", "0"))
 MARGIN = 0.05

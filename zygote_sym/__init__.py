@@ -4,15 +4,16 @@
 >>> zs.gradient(lambda a, b: a*b, 2, 3)
 (3.0, 2.0)
 """
-from .api import (Derivation, WithGradient, derive, diaghessian, gradient, hessian, jacobian,
-                  pullback, stop_gradient, withgradient)
+from .api import (Derivation, TraceView, derive, diaghessian, gradient, hessian, jacobian,
+                  make_trace, pullback, stop_gradient, withgradient)
 from .compiled import Compiled, compile
 from .params import Grads, Params
 from .errors import NoRuleError, NonScalarOutputError, SymbolicBranchError, TracerConversionError
 from .pytree import Tangent, register_pytree
+from .transform import WithGradient
 from . import optimize
 
 __all__ = ["gradient", "withgradient", "pullback", "jacobian", "hessian", "diaghessian", "derive",
-           "stop_gradient", "compile", "Compiled", "Params", "Grads", "Derivation",
+           "stop_gradient", "make_trace", "TraceView", "compile", "Compiled", "Params", "Grads", "Derivation",
            "WithGradient", "Tangent", "register_pytree", "TracerConversionError",
            "SymbolicBranchError", "NoRuleError", "NonScalarOutputError", "optimize"]

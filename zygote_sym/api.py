@@ -5,37 +5,26 @@ reverse pass over the SymPy DAG, generates a kernel for the primal and the
 cotangents, and returns what that kernel computes, shaped like the
 arguments.  SymPy arguments give SymPy results instead (fully symbolic mode).
 """
-from collections import namedtuple
-
 import numpy as np
 import sympy as sp
 
-from . import closed_form, diff
-from . import graph as g
-from . import pytree
-from .errors import NonScalarOutputError
-from .kernel import Kernel, as_result
+from . import closed_form, pytree
+from .ad.backward import grad, vjp
+from .codegen.kernel import Kernel
+from .ir.build import const
+from .ir.nodes import Leaf
+from .ir.printer import let_bound
 from .params import Grads, Params
-from .trace import trace_call
-
-WithGradient = namedtuple("WithGradient", ["val", "grad"])
-
-
-def _scalar_output(traced, fname):
-    if len(traced.out_exprs) != 1 or traced.shapes(traced.out_exprs[0]) != ():
-        shapes = [traced.shapes(e) for e in traced.out_exprs]
-        raise NonScalarOutputError(
-            f"{fname} needs f to return one scalar, but it returned "
-            f"{len(shapes)} value(s) of shape(s) {shapes}: sum it to a scalar loss, or "
-            "use zygote_sym.jacobian (all partial derivatives) or zygote_sym.pullback "
-            "(a vector-Jacobian product) for non-scalar outputs")
-    return traced.out_exprs[0]
+from .trace.call import trace_call
+from .trace.tracer import Tracer
+from .transform import (WithGradient, as_leaf_result, as_result, flat_cotangent,
+                        jacobian_blocks, scalar_output, seeded_kernel, spread)
 
 
 def _symbolic_names(traced):
     """Leaf -> expression for closed forms: the user's SymPy expression, or
     the number itself for a numeric scalar beside symbolic ones."""
-    return {leaf: v if isinstance(v, sp.Expr) else g.const(v)
+    return {leaf: v if isinstance(v, sp.Expr) else const(v)
             for leaf, v in zip(traced.leaves, traced.leaf_values) if np.ndim(v) == 0}
 
 
@@ -53,23 +42,10 @@ def _evaluate(traced, nodes):
     return [None if n is None else next(out) for n in nodes]
 
 
-def _as_leaf_result(grad, example):
-    """A gradient in its input's form (SymPy stays SymPy, as do closed forms
-    that still hold symbols in mixed symbolic/numeric calls)."""
-    if grad is None or isinstance(example, sp.Expr):
-        return grad
-    if isinstance(grad, sp.Basic) and not grad.is_number:
-        return grad
-    if isinstance(grad, sp.Basic):
-        grad = complex(grad)
-        grad = grad.real if grad.imag == 0 else grad
-    return as_result(grad, example)
-
-
 def _mirror(traced, grads, params=None):
     """Gradients per leaf -> a tuple mirroring the positional arguments, or
     Grads for implicit parameters."""
-    shaped = [_as_leaf_result(gr, v) for gr, v in zip(grads, traced.leaf_values)]
+    shaped = [as_leaf_result(gr, v) for gr, v in zip(grads, traced.leaf_values)]
     if params is not None:
         return Grads(params, shaped)
     shaped = iter(shaped)
@@ -103,8 +79,8 @@ def withgradient(f, *args):
     WithGradient(val=0.5, grad=(0.5, -0.25))
     """
     traced, params = _trace(f, args)
-    out = _scalar_output(traced, "withgradient")
-    grads = diff.vjp([out], [g.ONE], traced.leaves, traced.shapes)
+    out = scalar_output(traced, "withgradient")
+    grads = grad(out, traced.leaves, traced.shapes)
     val, *grads = _evaluate(traced, [out] + grads)
     if not traced.symbolic:
         val = as_result(val, 0.0)
@@ -127,27 +103,6 @@ def gradient(f, *args):
     return withgradient(f, *args).grad
 
 
-def _seeded_kernel(traced, outs, wrt, name, guards=()):
-    """A kernel for the VJP of `outs` (one cotangent seed Leaf each) with
-    respect to the leaves `wrt`: kernel(*inputs, *seeds) -> the non-None grads."""
-    seeds = [g.Leaf(f"dy{i}", traced.shapes(e), role="ct") for i, e in enumerate(outs)]
-    grads = diff.vjp(outs, seeds, wrt, traced.shapes)
-    present = [gr for gr in grads if gr is not None]
-    captured = [leaf for leaf, _ in traced.captured]
-    examples = traced.leaf_values + [traced.trace.const_values[c] for c in traced.consts] + [
-        s.get() for _, s in traced.captured]
-    kernel = Kernel(present, traced.leaves + traced.consts + captured + seeds,
-                    examples + [np.zeros(s.shape) if s.shape else 0.0 for s in seeds], name=name,
-                    guards=guards)
-    return kernel, seeds, grads, examples
-
-
-def _spread(grads, values):
-    """Kernel results for the non-None entries of `grads`, None elsewhere."""
-    out = iter(values)
-    return [None if gr is None else next(out) for gr in grads]
-
-
 def pullback(f, *args):
     """`(y, back)`: the primal output y = f(*args) and its pullback (VJP).
 
@@ -164,51 +119,30 @@ def pullback(f, *args):
         [as_result(v, v) if isinstance(v, (int, float, np.ndarray, np.number)) else v
          for v in traced.out_values]))
     if traced.symbolic:
-        seeds = [g.Leaf(f"dy{i}", traced.shapes(e), role="ct")
+        seeds = [Leaf(f"dy{i}", traced.shapes(e), role="ct")
                  for i, e in enumerate(traced.out_exprs)]
-        grads = diff.vjp(traced.out_exprs, seeds, traced.leaves, traced.shapes)
+        grads = vjp(traced.out_exprs, seeds, traced.leaves, traced.shapes)
 
         def back(dy):
             names = _symbolic_names(traced)
-            names.update(zip(seeds, _flat_cotangent(dy, seeds)))
+            names.update(zip(seeds, flat_cotangent(dy, seeds)))
             forms = closed_form.closed_forms([gr for gr in grads if gr is not None], names)
-            return _mirror(traced, _spread(grads, forms))
+            return _mirror(traced, spread(grads, forms))
         return y, back
-    kernel, seeds, grads, examples = _seeded_kernel(traced, traced.out_exprs, traced.leaves,
+    kernel, seeds, grads, examples = seeded_kernel(traced, traced.out_exprs, traced.leaves,
                                                     "pullback")
 
     def back(dy):
-        return _mirror(traced, _spread(grads, kernel(*examples, *_flat_cotangent(dy, seeds))))
+        return _mirror(traced, spread(grads, kernel(*examples, *flat_cotangent(dy, seeds))))
     back.source = kernel.source
     return y, back
-
-
-def _basis(shape):
-    """One-hot arrays (a number for shape ()) for every index of `shape`."""
-    for idx in np.ndindex(shape):
-        e = np.zeros(shape)
-        e[idx] = 1.0
-        yield idx, (e if shape else 1.0)
 
 
 def _jacobian_rows(traced, out, wrt, name):
     """J[leaf] of shape out_shape + leaf_shape for each leaf of `wrt`, by one
     kernel call per output element (reverse mode, as jax.jacrev)."""
-    kernel, seeds, grads, examples = _seeded_kernel(traced, [out], wrt, name)
+    kernel, seeds, grads, examples = seeded_kernel(traced, [out], wrt, name)
     return jacobian_blocks(kernel, seeds[0].shape, grads, wrt, examples)
-
-
-def jacobian_blocks(kernel, oshape, grads, wrt, inputs):
-    """Run a seeded VJP kernel once per output element; None if a guard fails."""
-    jac = [None if gr is None else np.zeros(oshape + leaf.shape) for gr, leaf in zip(grads, wrt)]
-    for idx, e in _basis(oshape):
-        res = kernel(*inputs, e)
-        if res is None:
-            return None
-        for j, row in zip(jac, _spread(grads, res)):
-            if j is not None:
-                j[idx] = row
-    return [None if j is None else (j if j.ndim else float(j)) for j in jac]
 
 
 def jacobian(f, *args):
@@ -242,10 +176,10 @@ def jacobian(f, *args):
 
 def _second_order(f, args, fname):
     traced = trace_call(f, args)
-    out = _scalar_output(traced, fname)
+    out = scalar_output(traced, fname)
     if traced.symbolic:
         raise TypeError(f"{fname} needs numeric arguments; for closed forms use derive")
-    return traced, diff.vjp([out], [g.ONE], traced.leaves, traced.shapes)
+    return traced, grad(out, traced.leaves, traced.shapes)
 
 
 def hessian(f, x):
@@ -281,29 +215,16 @@ def diaghessian(f, *args):
     """
     traced, grads = _second_order(f, args, "diaghessian")
     diag = []
-    for leaf, grad in zip(traced.leaves, grads):
-        if grad is None:
+    for leaf, gr in zip(traced.leaves, grads):
+        if gr is None:
             diag.append(None)
             continue
-        block = _jacobian_rows(traced, grad, [leaf], "diaghessian")[0]
+        block = _jacobian_rows(traced, gr, [leaf], "diaghessian")[0]
         n = int(np.prod(leaf.shape))
         d = np.diagonal(np.reshape(block, (n, n))).reshape(leaf.shape) if leaf.shape else block
         diag.append(d if leaf.shape else float(d))
     it = iter(diag)
     return tuple(pytree.mirror(t, it) for t in traced.arg_trees)
-
-
-def _flat_cotangent(dy, seeds):
-    flat = []
-    pytree.flatten(dy, "dy", flat)
-    if len(flat) != len(seeds):
-        raise ValueError(f"the cotangent dy has {len(flat)} leaves but the output of f "
-                         f"has {len(seeds)}: pass dy shaped like the output")
-    for (path, v), s in zip(flat, seeds):
-        if np.shape(v) != s.shape:
-            raise ValueError(f"cotangent {path} has shape {np.shape(v)}, but the output it "
-                             f"pairs with has shape {s.shape}")
-    return [v for _, v in flat]
 
 
 def stop_gradient(x):
@@ -312,7 +233,6 @@ def stop_gradient(x):
     >>> gradient(lambda x: x * stop_gradient(x), 3.0)
     (3.0,)
     """
-    from .trace import Tracer
     if not isinstance(x, Tracer):
         return x
     if x.value is None:
@@ -386,8 +306,8 @@ def derive(f, *args):
     '6 x + 2'
     """
     traced = trace_call(f, args)
-    out = _scalar_output(traced, "derive")
-    grads = diff.vjp([out], [g.ONE], traced.leaves, traced.shapes)
+    out = scalar_output(traced, "derive")
+    grads = grad(out, traced.leaves, traced.shapes)
     names = {leaf: v for leaf, v in zip(traced.leaves, traced.leaf_values)
              if isinstance(v, sp.Expr)}
     present = [out] + [gr for gr in grads if gr is not None]
@@ -399,3 +319,42 @@ def derive(f, *args):
         values = traced.leaf_values + [traced.trace.const_values[c] for c in traced.consts]
         source = Kernel([p for p in present], traced.leaves + traced.consts, values).source
     return Derivation(traced, value, grads, source)
+
+
+class TraceView:
+    """The traced DAG of a function at example arguments (from :func:`make_trace`).
+
+    `str()` is its let-bound form, printed in time linear in its size at any
+    depth: `{ lambda x . let t0 = sin(x) ; t1 = t0*x in (t1) }`.  Attributes:
+    `inputs` (the Leaf symbols), `outputs` (SymPy nodes: the output leaves,
+    then the gradient if asked for), `guards` (the branch decisions taken).
+    """
+
+    def __init__(self, inputs, outputs, guards):
+        self.inputs, self.outputs, self.guards = inputs, outputs, guards
+
+    def __str__(self):
+        text = let_bound(self.outputs, self.inputs)
+        return "\n".join([text] + [f"  assuming {gd}" for gd in self.guards])
+
+    __repr__ = __str__
+
+
+def make_trace(f, *args, gradient=False):
+    """The trace of `f(*args)` (as `jax.make_jaxpr`): print it to read it.
+
+    With `gradient=True` the outputs also hold the gradient of the scalar
+    output with respect to each input leaf, as the backward pass built it.
+
+    >>> import numpy as np
+    >>> print(make_trace(lambda x: np.sin(x)*x, 0.5))
+    { lambda x . let t0 = sin(x) ; t1 = t0*x in (t1) }
+    >>> print(make_trace(lambda x: x**3, 2.0, gradient=True))
+    { lambda x . let t0 = x**3 ; t1 = x**2 ; t2 = 3*t1 in (t0, t2) }
+    """
+    traced = trace_call(f, args)
+    outputs = list(traced.out_exprs)
+    if gradient:
+        out = scalar_output(traced, "make_trace(..., gradient=True)")
+        outputs += [gr for gr in grad(out, traced.leaves, traced.shapes) if gr is not None]
+    return TraceView(traced.leaves, outputs, traced.guards)

@@ -8,8 +8,8 @@ are shown in let-bound form (`t1 = ...`), never as an expanded tree.
 """
 import sympy as sp
 
-from . import graph as g
-from .ops import ArrayOp, Where
+from .ir.nodes import Leaf, children, postorder, substitute, tree_size
+from .ir.ops import ArrayOp, Where
 
 SIMPLIFY_MAX_NODES = 60    # sympy.simplify is fast below this, unbounded above
 EVALUATE_MAX_NODES = 3000  # SymPy's evaluation is super-linear on deep DAGs
@@ -19,16 +19,16 @@ TREE_MAX_NODES = 400       # beyond this a closed form is printed let-bound
 def evaluate(nodes, names):
     """Rebuild `nodes` with SymPy evaluation; `names` maps Leaf -> expression.
     DAGs over EVALUATE_MAX_NODES only get their leaves renamed."""
-    order = g.postorder(nodes)
+    order = postorder(nodes)
     if len(order) > EVALUATE_MAX_NODES:
-        leaves = [n for n in order if isinstance(n, g.Leaf)]
-        return g.substitute(nodes, {leaf: names.get(leaf, sp.Symbol(leaf.name, **leaf.assumptions0))
+        leaves = [n for n in order if isinstance(n, Leaf)]
+        return substitute(nodes, {leaf: names.get(leaf, sp.Symbol(leaf.name, **leaf.assumptions0))
                                     for leaf in leaves})
     new = {}
     for node in order:
-        if isinstance(node, g.Leaf):
+        if isinstance(node, Leaf):
             new[node] = names.get(node, sp.Symbol(node.name, **node.assumptions0))
-        elif not g.children(node):
+        elif not children(node):
             new[node] = node
         elif isinstance(node, Where):
             c, a, b = (new[x] for x in node.args)
@@ -45,7 +45,7 @@ def tidy(expr):
     """`sympy.simplify` when the expression is small enough to afford it."""
     if expr is None or not isinstance(expr, sp.Basic):
         return expr
-    if g.tree_size([expr]) <= SIMPLIFY_MAX_NODES:
+    if tree_size([expr]) <= SIMPLIFY_MAX_NODES:
         simpler = sp.simplify(expr)
         if sp.count_ops(simpler) <= sp.count_ops(expr):
             return simpler
@@ -59,13 +59,13 @@ def closed_forms(nodes, names):
 def let_bound(nodes, names):
     """Shared subexpressions as `t_i = ...` lines, for DAGs too large to expand."""
     parents = {}
-    order = g.postorder(nodes)
+    order = postorder(nodes)
     for n in order:
-        for c in g.children(n):
+        for c in children(n):
             parents[c] = parents.get(c, 0) + 1
     sub, lines = {}, []
     for n in order:
-        if not g.children(n):
+        if not children(n):
             continue
         e = n.func(*[sub.get(c, c) for c in n.args], evaluate=False)
         if parents.get(n, 0) > 1:
@@ -81,6 +81,6 @@ def let_bound(nodes, names):
 def bindings(exprs, names):
     """(name, expression) pairs that show `exprs`: the expressions themselves
     when their trees are small, else let-bound temporaries first."""
-    if g.tree_size(exprs) <= TREE_MAX_NODES:
+    if tree_size(exprs) <= TREE_MAX_NODES:
         return list(zip(names, exprs))
     return let_bound(exprs, names)

@@ -22,15 +22,16 @@ import warnings
 
 import numpy as np
 
-from . import diff
-from . import graph as g
 from . import pytree
-from .api import (WithGradient, _as_leaf_result, _scalar_output, _seeded_kernel, derive,
-                  jacobian_blocks)
+from .ad.backward import grad
+from .api import derive
+from .codegen.kernel import Kernel
 from .errors import NonScalarOutputError, NoRuleError, TracerConversionError
-from .kernel import Kernel, as_result
-from .trace import trace_call
+from .ir.nodes import Leaf, substitute
+from .trace.call import trace_call
 from .trace.capture import slots
+from .transform import (WithGradient, as_leaf_result, as_result, jacobian_blocks, scalar_output,
+                        seeded_kernel)
 
 def _leaf_key(a):
     """The signature of a plain leaf (None for anything else)."""
@@ -81,12 +82,12 @@ def _wrt_leaves(traced, wrt):
 def _fresh(grad, example, args):
     """A kernel's array result as it is when it already has the input's shape
     and float dtype and is a new array (not an input or a captured array:
-    `sum(x*y)`'s gradient in x is y itself); else converted by `_as_leaf_result`."""
+    `sum(x*y)`'s gradient in x is y itself); else converted by `as_leaf_result`."""
     if type(grad) is np.ndarray and type(example) is np.ndarray and grad.dtype == np.float64 \
             and grad.shape == example.shape and grad.flags.owndata \
             and not any(grad is a for a in args):
         return grad
-    return _as_leaf_result(grad, example)
+    return as_leaf_result(grad, example)
 
 
 class Specialization:
@@ -126,9 +127,9 @@ class Specialization:
             for s, v in self.captured)
 
     def _build(self, traced, guards, wrt):
-        out = _scalar_output(traced, "compile(f).gradient")
+        out = scalar_output(traced, "compile(f).gradient")
         chosen = set(_wrt_leaves(traced, wrt))
-        grads = diff.vjp([out], [g.ONE], traced.leaves, traced.shapes)
+        grads = grad(out, traced.leaves, traced.shapes)
         grads = [gr if leaf in chosen else None for gr, leaf in zip(grads, traced.leaves)]
         self.none = [gr is None for gr in grads]
         self.kernel = Kernel([out] + [gr for gr in grads if gr is not None],
@@ -156,7 +157,7 @@ class JacobianSpecialization(Specialization):
         if len(traced.out_exprs) != 1:
             raise TypeError("compile(f).jacobian needs f to return one array or number")
         self.wrt = _wrt_leaves(traced, wrt)
-        self.kernel, seeds, self.grads, _ = _seeded_kernel(
+        self.kernel, seeds, self.grads, _ = seeded_kernel(
             traced, traced.out_exprs, self.wrt, "jacobian", guards)
         self.oshape = seeds[0].shape
 
@@ -178,9 +179,9 @@ class _Branch:
         if traced.consts:
             raise TypeError("batched evaluation needs f to capture no arrays: pass them "
                             "as arguments")
-        out = _scalar_output(traced, "compile(f).gradient")
+        out = scalar_output(traced, "compile(f).gradient")
         chosen = set(_wrt_leaves(traced, wrt))
-        grads = diff.vjp([out], [g.ONE], traced.leaves, traced.shapes)
+        grads = grad(out, traced.leaves, traced.shapes)
         self.none = [gr is None or leaf not in chosen for gr, leaf in zip(grads, traced.leaves)]
         self.nodes = [out] + [gr for gr, none in zip(grads, self.none) if not none]
         self.leaves = traced.leaves
@@ -196,10 +197,10 @@ class _Branch:
         the value, f itself is not computed (only what its gradient needs)."""
         key = (shape, guards, with_value)
         if key not in self._kernels:
-            batch = [g.Leaf(leaf.name, shape) for leaf in self.leaves]
+            batch = [Leaf(leaf.name, shape) for leaf in self.leaves]
             nodes = [gd.expr for gd in self.guards] if guards else \
                 self.nodes if with_value else self.nodes[1:]
-            nodes = g.substitute(nodes, dict(zip(self.leaves, batch)))
+            nodes = substitute(nodes, dict(zip(self.leaves, batch)))
             self._kernels[key] = Kernel(nodes, batch, [np.zeros(2)] * len(batch),
                                         name="batched_guards" if guards else "batched",
                                         backend="numpy")

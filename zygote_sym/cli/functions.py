@@ -4,13 +4,12 @@
 docs/numpy_support.md is that output (a test keeps the two equal), so the
 list cannot drift from the code.  The sources are
 
-- ``UFUNCS`` (zygote_sym/trace/numpy_dispatch.py): elementwise ufuncs, each
-  shown with the closed form it traces to and its partial derivatives, both
-  computed here by :func:`zygote_sym.derive` on SymPy symbols;
+- ``UFUNCS`` (zygote_sym/trace/handlers/elementwise.py): elementwise ufuncs,
+  each shown with the closed form it traces to and its partial derivatives,
+  both computed here by :func:`zygote_sym.derive` on SymPy symbols;
 - ``REDUCERS``: the ufunc ``.reduce`` methods;
-- ``FUNCTIONS`` (zygote_sym/trace/array_rules.py, registered with ``@rule``):
-  the other NumPy functions, grouped by the section of array_rules.py that
-  defines their handler;
+- ``HANDLERS`` (zygote_sym/trace/dispatch.py): the other NumPy functions,
+  grouped by the handler module (trace/handlers/) that defines them;
 - the public methods, properties and operators of
   :class:`zygote_sym.trace.tracer.Tracer`.
 
@@ -20,11 +19,16 @@ list cannot drift from the code.  The sources are
 ['np.absolute', 'np.abs']
 """
 import inspect
-import re
+import operator
 
 import numpy as np
 import scipy.special
 import sympy as sp
+
+import zygote_sym as zs
+
+from ..trace.dispatch import HANDLERS, REDUCERS, UFUNCS
+from ..trace.tracer import Tracer
 
 _MODULES = [("np", np), ("np.linalg", np.linalg), ("scipy.special", scipy.special)]
 
@@ -36,12 +40,9 @@ _HEADER = """\
 
 These calls trace when an argument is a traced value (see
 [arrays.md](arrays.md) for how arrays are traced).  Anything else raises
-`NoRuleError` naming the function, never a silently constant result: an
-elementwise function is one line in `UFUNCS`
-(`zygote_sym/trace/numpy_dispatch.py`, plus its derivative in
-`zygote_sym/rules/elementwise.py` when SymPy's own is not wanted); any other
-function is a handler registered with `@rule(np.name)` in
-`zygote_sym/trace/array_rules.py`.  Calls with `out=` are not supported.
+`NoRuleError` naming the function, never a silently constant result.
+[adding_rules.md](adding_rules.md) shows how to add one.  Calls with `out=`
+are not supported.
 """
 
 # Python syntax of the Tracer's special methods (shown only if Tracer defines them)
@@ -87,7 +88,6 @@ def _elementwise(ufunc):
     """(closed form, partials) of `ufunc` on real symbols x (, y), all of them
     inputs (one dict argument, so each partial is taken with the others
     varying too: a tie of `maximum(x, y)` is between two inputs)."""
-    import zygote_sym as zs
     names = "xy"[:ufunc.nin]
     d = zs.derive(lambda p: ufunc(*[p[n] for n in names]),
                   {n: sp.Symbol(n, real=True) for n in names})
@@ -106,45 +106,28 @@ def _ufunc_table(ufuncs):
     return rows
 
 
-def _section_of(handler, sections):
-    """The `# ---- name` comment of array_rules.py above `handler`'s definition."""
-    try:
-        if inspect.getmodule(handler).__name__ != "zygote_sym.trace.array_rules":
-            return "other"
-        line = inspect.getsourcelines(handler)[1]
-    except (TypeError, OSError, AttributeError):
-        return "other"
-    names = [name for at, name in sections if at <= line]
-    return names[-1] if names else "other"
+_SECTIONS = ["reductions", "shapes", "indexing", "selects", "products", "linalg"]
 
 
-def _sections():
-    from ..trace import array_rules
-    lines = inspect.getsource(array_rules).splitlines()
-    return [(i + 1, m.group(1)) for i, line in enumerate(lines)
-            if (m := re.match(r"# -+ (\w[\w ]*)$", line))]
+def _section_of(handler):
+    """The handler module (trace/handlers/NAME.py) that defines `handler`."""
+    return inspect.getmodule(handler).__name__.rsplit(".", 1)[1]
 
 
 def _function_lists(functions):
-    sections = _sections()
     groups = {}
     for func, handler in functions.items():
-        groups.setdefault(handler, []).append(func)
+        if func not in (operator.getitem, operator.setitem):  # shown as syntax below
+            groups.setdefault(handler, []).append(func)
     by_section = {}
     for handler, funcs in groups.items():
         names = list(dict.fromkeys(n for f in funcs for n in public_names(f)))
-        by_section.setdefault(_section_of(handler, sections), []).append(names)
-    order = [name for _, name in sections] + ["other"]
-    out = []
-    for section in order:
-        if section in by_section:
-            entries = sorted(by_section.pop(section))
-            out += [f"- **{section}**: " + "; ".join(_code(n) for n in entries)]
-    return out
+        by_section.setdefault(_section_of(handler), []).append(names)
+    return [f"- **{section}**: " + "; ".join(_code(n) for n in sorted(by_section[section]))
+            for section in _SECTIONS if section in by_section]
 
 
 def _tracer_lines():
-    from ..trace.tracer import Tracer
     attrs = vars(Tracer)
     props = sorted(n for n, v in attrs.items() if isinstance(v, property))
     numpy_methods, other = [], []
@@ -166,8 +149,7 @@ def _tracer_lines():
 
 def markdown():
     """The supported-functions list as markdown (docs/numpy_support.md)."""
-    from ..trace.numpy_dispatch import FUNCTIONS, REDUCERS, UFUNCS
-    elementwise = list(dict.fromkeys(u for u in UFUNCS if u not in FUNCTIONS))
+    elementwise = list(dict.fromkeys(u for u in UFUNCS if u not in HANDLERS))
     lines = [_HEADER,
              "## Elementwise functions (ufuncs)", "",
              "On arrays these are elementwise and broadcast as NumPy does; each is one "
@@ -186,7 +168,7 @@ def markdown():
               "decide (the order of `np.sort`, boolean masks, `argmax`) is a constant of "
               "the trace.  Functions returning integers (`argsort`, `nonzero`, ...) are "
               "computed on the values and carry no gradient.", ""]
-    lines += _function_lists(FUNCTIONS)
+    lines += _function_lists(HANDLERS)
     lines += ["", "## Methods and operators of traced values", ""]
     lines += _tracer_lines()
     return "\n".join(lines) + "\n"

@@ -10,32 +10,19 @@ where those are plain identifiers; everything generated starts with `_`, so
 generated names never shadow user names.
 """
 import keyword
-import math
-from fractions import Fraction
 
 import numpy as np
-import scipy.special as sc
 
-from .. import graph as g
-from ..ops import RUNTIME, ArrayOp, Where
+from ..ir.nodes import Leaf, Shapes, children, postorder
+from ..ir.ops import ArrayOp, Where
 from . import fuse as fusion
+from .passes import fold_constants
 from .printers import ATOM, Printer
+from .runtime import NAMESPACE
 
 _MAX_INLINE_DEPTH = 24   # Python's parser and numexpr limit nesting
 _MAX_INLINE_SIZE = 100   # numexpr has at most 255 registers per expression
 _RESERVED = {"math", "np", "sc", "Fraction"}
-
-
-def _sign(x):
-    return float((x > 0) - (x < 0))
-
-
-def _exp2(x):
-    return 2.0 ** x
-
-
-NAMESPACE = {"math": math, "np": np, "sc": sc, "Fraction": Fraction,
-             "_sign": _sign, "_exp2": _exp2, **RUNTIME}
 
 
 def _identifiers(leaves):
@@ -59,13 +46,13 @@ class _Plan:
     numexpr regions or NumPy calls writing into reusable buffers."""
 
     def __init__(self, order, outputs, backend, fuse):
-        self.shapes = g.Shapes()
+        self.shapes = Shapes()
         parents = {}
         for node in order:
-            for c in g.children(node):
+            for c in children(node):
                 parents.setdefault(c, []).append(node)
         big = (lambda n: self.size(n) >= fusion.MIN_SIZE) if fuse else (lambda n: False)
-        elementwise = [n for n in order if g.children(n) and (
+        elementwise = [n for n in order if children(n) and (
             not isinstance(n, ArrayOp) or isinstance(n, Where))]
         elementwise_set = set(elementwise)
         # a region is a large elementwise node numexpr can print; a cut is a
@@ -83,7 +70,7 @@ class _Plan:
         outs = set(outputs)
         self.temps, depth, size, self.ops = set(), {}, {}, {}
         for node in order:
-            kids = g.children(node)
+            kids = children(node)
             if not kids:
                 depth[node] = 0
                 continue
@@ -120,8 +107,9 @@ class _Plan:
 
 
 def generate(outputs, leaves, backend, *, int_leaves=(), guards=(), name="kernel", fuse=False):
-    """Source of `def name(*leaves): ... return (outputs...)`, and the extra
-    namespace it needs (numexpr objects, buffers).
+    """Source of `def name(*leaves): ... return (outputs...)`, the extra
+    namespace it needs (numexpr objects, buffers), and the plan (which nodes
+    are temporaries, numexpr regions, NumPy ufunc chains into buffers).
 
     outputs: SymPy nodes; leaves: the Leaf symbols, in argument order;
     backend: "math", "exact" or "numpy"; int_leaves: leaves cast to float on
@@ -133,15 +121,17 @@ def generate(outputs, leaves, backend, *, int_leaves=(), guards=(), name="kernel
     """
     printer = Printer(backend)
     ne_printer = fusion.NumexprPrinter()
-    expected = {gd.expr: gd.outcome for gd in guards if gd.check is None}
+    roots = fold_constants([gd.expr for gd in guards] + list(outputs))
+    guard_exprs, outputs = roots[:len(guards)], roots[len(guards):]
+    expected = {e: gd.outcome for e, gd in zip(guard_exprs, guards) if gd.check is None}
     checks = {}  # node -> data-guard functions of its value
-    for gd in guards:
+    for e, gd in zip(guard_exprs, guards):
         if gd.check is not None:
-            checks.setdefault(gd.expr, []).append(gd.check)
-    order = g.postorder(list(expected) + list(checks) + list(outputs))
+            checks.setdefault(e, []).append(gd.check)
+    order = postorder(list(expected) + list(checks) + list(outputs))
     ids = _identifiers(leaves)
     plan = _Plan(order, outputs, backend, fuse and backend == "numpy")
-    plan.temps |= {n for n in checks if g.children(n)}  # a checked value needs a name
+    plan.temps |= {n for n in checks if children(n)}  # a checked value needs a name
 
     def check(node):
         for fn in checks.get(node, ()):
@@ -166,7 +156,7 @@ def generate(outputs, leaves, backend, *, int_leaves=(), guards=(), name="kernel
     for node in order:
         if node in code:
             continue
-        if not g.children(node) and isinstance(node, g.Leaf):
+        if not children(node) and isinstance(node, Leaf):
             raise ValueError(f"the outputs depend on {node}, which is not a kernel input")
         text = printer.render(node, lookup)
         if node in plan.printable:
@@ -203,7 +193,7 @@ def generate(outputs, leaves, backend, *, int_leaves=(), guards=(), name="kernel
     lines.append(f"return ({ret}{',' if len(outputs) == 1 else ''})")
     args = ", ".join(ids[leaf] for leaf in leaves)
     body = "\n".join("    " + line for line in lines)
-    return f"def {name}({args}):\n{body}\n", extra
+    return f"def {name}({args}):\n{body}\n", extra, plan
 
 
 def compile_source(source, name="kernel", extra=None):

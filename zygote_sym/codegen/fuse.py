@@ -10,7 +10,7 @@ and computed by NumPy, and the arithmetic around it stays fused.  Which
 backend is faster is measured once per process on this machine
 (`faster_in_numpy`), not assumed.
 
-numexpr's rules are the law here: only its functions (`FUNCTIONS`), float64
+numexpr's rules are the law here: only its functions (names.py), float64
 and bool operands (integer inputs were cast to float on kernel entry), at
 most 63 operands per expression (larger regions stay NumPy).
 """
@@ -20,26 +20,16 @@ import time
 import numexpr
 import numpy as np
 import sympy as sp
-from sympy.codegen.cfunctions import expm1, hypot, log1p, log2, log10
 from sympy.core.relational import Relational
 from sympy.logic.boolalg import BooleanAtom
 
-from ..ops import ArrayOp, Where
+from ..ir.ops import ArrayOp, Where
+from .names import NUMEXPR, TIMED, UFUNCS
 from .printers import ATOM, MUL, Printer
 
 MIN_SIZE = 20_000   # below this, numexpr's per-call cost (µs) outweighs fusion
 MIN_OPS = 3         # fewer operations than this: one NumPy ufunc call is faster
 MAX_OPERANDS = 60   # numexpr accepts at most 63 inputs
-
-FUNCTIONS = {
-    sp.exp: "exp", sp.log: "log", log1p: "log1p", expm1: "expm1", log2: "log2",
-    log10: "log10", sp.sin: "sin", sp.cos: "cos", sp.tan: "tan", sp.asin: "arcsin",
-    sp.acos: "arccos", sp.atan: "arctan", sp.atan2: "arctan2", hypot: "hypot",
-    sp.sinh: "sinh", sp.cosh: "cosh", sp.tanh: "tanh", sp.asinh: "arcsinh",
-    sp.acosh: "arccosh", sp.atanh: "arctanh", sp.Abs: "abs", sp.sign: "sign",
-    sp.floor: "floor", sp.ceiling: "ceil", sp.Max: "maximum", sp.Min: "minimum",
-}
-
 
 def is_boolean(node):
     # not isinstance(node, Boolean): SymPy's Symbol is a Boolean too
@@ -50,7 +40,7 @@ def printable(node):
     """Can numexpr evaluate this node given its operands?"""
     if isinstance(node, (sp.Add, sp.Mul, sp.Pow, Relational, sp.And, sp.Or, sp.Not, Where)):
         return True
-    return node.func in FUNCTIONS
+    return node.func in NUMEXPR
 
 
 class NumexprPrinter(Printer):
@@ -65,18 +55,20 @@ class NumexprPrinter(Printer):
         text = repr(float(n))
         return (text, ATOM) if not text.startswith("-") else (text, MUL + 5)
 
-    def render(self, node, code):
-        if isinstance(node, Where):
-            c, a, b = (code(v)[0] for v in node.args)
-            return f"where({c}, {a}, {b})", ATOM
-        if isinstance(node, (sp.And, sp.Or)):
-            op = " & " if isinstance(node, sp.And) else " | "
-            return op.join(f"({code(v)[0]})" for v in node.args), ATOM - 1
+    def _print_Where(self, node, code):
+        c, a, b = (code(v)[0] for v in node.args)
+        return f"where({c}, {a}, {b})", ATOM
+
+    def _logic(self, node, code):
         if isinstance(node, sp.Not):
             return f"~({code(node.args[0])[0]})", ATOM
-        if node.func in FUNCTIONS:
-            return f"{FUNCTIONS[node.func]}({', '.join(code(v)[0] for v in node.args)})", ATOM
-        return super().render(node, code)
+        op = " & " if isinstance(node, sp.And) else " | "
+        return op.join(f"({code(v)[0]})" for v in node.args), ATOM - 1
+
+    def _print_Function(self, node, code):
+        if node.func not in NUMEXPR:  # (printed, never used: such a node is not in a region)
+            return super()._print_Function(node, code)
+        return f"{NUMEXPR[node.func]}({', '.join(code(v)[0] for v in node.args)})", ATOM
 
 
 
@@ -96,9 +88,6 @@ def compile_region(expr, names, bool_names):
 
 
 # ------------------------------------------------------------ cost model
-_NUMPY = {sp.exp: np.exp, sp.log: np.log, log1p: np.log1p, expm1: np.expm1,
-          sp.sin: np.sin, sp.cos: np.cos, sp.tan: np.tan, sp.atan: np.arctan,
-          sp.tanh: np.tanh, sp.sinh: np.sinh, sp.cosh: np.cosh}
 _faster_in_numpy = {}
 
 
@@ -107,14 +96,14 @@ def faster_in_numpy(func, size):
     elements?  Timed once per process, function and power-of-4 size class
     (at most 2**18 elements, best of 3): numexpr's threads only pay on large
     arrays, and NumPy's SIMD exp/log beat numexpr without VML."""
-    if func not in _NUMPY:
+    if func not in TIMED:
         return False
     n = _size_class(size, cap=9)
     if (func, n) not in _faster_in_numpy:
         x = np.random.default_rng(0).uniform(0.1, 0.9, n)
         out = np.empty_like(x)
-        ne = compile_region(f"{FUNCTIONS[func]}(x)", ["x"], ())
-        np_fn = _NUMPY[func]
+        ne = compile_region(f"{NUMEXPR[func]}(x)", ["x"], ())
+        np_fn = TIMED[func]
         t_np = _best(lambda: np_fn(x, out=out))
         t_ne = _best(lambda: ne(x, out=out, ex_uses_vml=False))
         _faster_in_numpy[func, n] = t_np < t_ne
@@ -129,11 +118,6 @@ def wants_numpy(node, size):
     """A node computed on its own by NumPy (its operands fused around it)."""
     return isinstance(node, sp.Function) and not isinstance(node, ArrayOp) \
         and faster_in_numpy(node.func, size)
-
-
-_UFUNC = {sp.exp: "np.exp", sp.log: "np.log", log1p: "np.log1p", expm1: "np.expm1",
-          sp.sin: "np.sin", sp.cos: "np.cos", sp.tan: "np.tan", sp.atan: "np.arctan",
-          sp.tanh: "np.tanh", sp.sinh: "np.sinh", sp.cosh: "np.cosh", sp.Abs: "np.abs"}
 
 
 _REL = {"<": "np.less", "<=": "np.less_equal", ">": "np.greater", ">=": "np.greater_equal",
@@ -153,8 +137,8 @@ def ufunc_call(node, code, out):
     subtraction.  code(child) is the child's source.  None when the node is
     not made of ufuncs."""
     a = [code(x) for x in node.args]
-    if node.func in _UFUNC and len(a) == 1:
-        return f"{_UFUNC[node.func]}({a[0]}{out})"
+    if node.func in UFUNCS and len(a) == 1:
+        return f"{UFUNCS[node.func]}({a[0]}{out})"
     if isinstance(node, sp.Mul) and _negated(node) is not None:
         return f"np.negative({a[1]}{out})"
     if isinstance(node, (sp.Add, sp.Mul)):

@@ -2,73 +2,51 @@
 
 Backends: "math" (Python floats and the `math` module: ~1 µs per scalar
 call), "exact" (Python arithmetic on Fractions: rational constants stay
-exact) and "numpy" (arrays).  Operands arrive already printed, so the
-printer never walks the DAG (SymPy's printers are exponential on shared
-DAGs).  Function names are a table, one line per function; an entry with
-`{}` or `{0}` is a template the arguments fill.
+exact), "numpy" (arrays) and "numexpr" (fuse.py's dialect).  Operands
+arrive already printed, so the printer never walks the DAG (SymPy's printers
+are exponential on shared DAGs).  As in SymPy's printers, a node of class C
+is printed by the method `_print_C` (the first one found along C's MRO);
+functions without one are rows of the name table (names.py).
 
-Special points: the stable forms of rules/special.py (`softplus` as
-`max(x, 0) + log1p(exp(-|x|))`, `sigmoid` as `expit`, `strong_mul` as a product whose 0
-beats inf) are kernel helpers in `math` and NumPy/SciPy calls in NumPy; a
-select (and a `guard`) in `math` is a conditional expression, which
-evaluates only the branch taken.
+Special points: the stable forms of ir/special.py are kernel helpers in
+`math` and NumPy/SciPy calls in NumPy; a select (and a `safe`) in `math` is
+a conditional expression, which evaluates only the branch taken.
 """
 import sympy as sp
-from sympy.codegen.cfunctions import expm1, exp2, hypot, log1p, log2, log10
-from sympy.core.relational import Relational
 
-from ..ops import ArrayOp, Where
-from ..rules.special import (either, guard, logaddexp, nonfinite, sigmoid, softplus,
-                             strong_mul)
-
-#  SymPy function   math backend (also "exact")   numpy backend
-FUNCTIONS = {
-    sp.exp:      ("math.exp",    "np.exp"),
-    sp.log:      ("math.log",    "np.log"),
-    log1p:       ("math.log1p",  "np.log1p"),
-    expm1:       ("math.expm1",  "np.expm1"),
-    exp2:        ("_exp2",       "np.exp2"),
-    log2:        ("math.log2",   "np.log2"),
-    log10:       ("math.log10",  "np.log10"),
-    sp.sin:      ("math.sin",    "np.sin"),
-    sp.cos:      ("math.cos",    "np.cos"),
-    sp.tan:      ("math.tan",    "np.tan"),
-    sp.asin:     ("math.asin",   "np.arcsin"),
-    sp.acos:     ("math.acos",   "np.arccos"),
-    sp.atan:     ("math.atan",   "np.arctan"),
-    sp.atan2:    ("math.atan2",  "np.arctan2"),
-    hypot:       ("math.hypot",  "np.hypot"),
-    sp.sinh:     ("math.sinh",   "np.sinh"),
-    sp.cosh:     ("math.cosh",   "np.cosh"),
-    sp.tanh:     ("math.tanh",   "np.tanh"),
-    sp.asinh:    ("math.asinh",  "np.arcsinh"),
-    sp.acosh:    ("math.acosh",  "np.arccosh"),
-    sp.atanh:    ("math.atanh",  "np.arctanh"),
-    sp.erf:      ("math.erf",    "sc.erf"),
-    sp.erfc:     ("math.erfc",   "sc.erfc"),
-    sp.gamma:    ("math.gamma",  "sc.gamma"),
-    sp.loggamma: ("math.lgamma", "sc.gammaln"),
-    sp.Abs:      ("abs",         "np.abs"),
-    sp.sign:     ("_sign",       "np.sign"),
-    sp.floor:    ("math.floor",  "np.floor"),
-    sp.ceiling:  ("math.ceil",   "np.ceil"),
-    sp.Max:      ("max",         "np.maximum"),
-    sp.Min:      ("min",         "np.minimum"),
-    sp.Heaviside: ("float({} > 0)", "np.heaviside({}, {})"),  # built with H(0) = 0 only
-    softplus:    ("_softplus",   "_np_softplus"),
-    sigmoid:     ("_sigmoid",    "sc.expit"),
-    logaddexp:   ("_logaddexp",  "np.logaddexp"),
-    strong_mul:  ("_strong_mul({0}, {1})", "_np_strong_mul"),  # `math` checks by itself
-    nonfinite:   ("(not math.isfinite({}))", "_nonfinite"),
-    either:      ("({} or {})",  "({} or {})"),
-    guard:       ("({0} if {1} else {2})", "np.where({1}, {0}, {2})"),
-}
+from .names import MATH, NUMPY
 
 _CONSTANTS = {sp.pi: "pi", sp.E: "e", sp.oo: "inf", -sp.oo: "-inf", sp.nan: "nan"}
 
-_REL = {"<": "<", "<=": "<=", ">": ">", ">=": ">=", "==": "==", "!=": "!="}
-
 ATOM, POW, UNARY, MUL, ADD, REL, NOT, AND, OR, COND = 100, 60, 55, 50, 40, 30, 25, 20, 10, 5
+
+
+def wrap(code, prec):
+    text, p = code
+    return f"({text})" if p < prec else text
+
+
+def _paren(code):
+    return code if code.isidentifier() else f"({code})"
+
+
+def _axis_code(axes):
+    return str(axes[0]) if len(axes) == 1 else repr(tuple(axes))
+
+
+def _keepdims(keep):
+    return ", keepdims=True" if keep else ""
+
+
+def _key_code(text, arrays):
+    # np.asarray(., np.intp): index inputs may reach the kernel cast to float
+    return text.format(*[f"np.asarray({a}, np.intp)" for a in arrays])
+
+
+def _scan_code(fn, x, axis, reverse):
+    if reverse:
+        return f"np.flip({fn}(np.flip({x}, {axis}), axis={axis}), {axis})"
+    return f"{fn}({x}, axis={axis})"
 
 
 class Printer:
@@ -78,6 +56,8 @@ class Printer:
         self.backend = backend
         self.mod = "np" if backend == "numpy" else "math"
         self.sqrt = {"numpy": "np.sqrt", "numexpr": "sqrt"}.get(backend, "math.sqrt")
+        self.names = NUMPY if backend == "numpy" else MATH
+        self._methods = {}
 
     def number(self, n):
         if n is sp.true or n is sp.false:
@@ -98,45 +78,23 @@ class Printer:
         if isinstance(node, (sp.Number, sp.NumberSymbol)) or node is sp.true or node is sp.false \
                 or node in _CONSTANTS:
             return self.number(node)
-        a = node.args
-        if isinstance(node, sp.Add):
-            out = wrap(code(a[0]), ADD)
-            for t in a[1:]:
-                s = wrap(code(t), ADD + 1)
-                out += f" - {s[1:]}" if s.startswith("-") and code(t)[1] != ATOM else f" + {s}"
-            return out, ADD
-        if isinstance(node, sp.Mul):
-            return self.mul(node, code)
-        if isinstance(node, sp.Pow):
-            return self.pow(node, code)
-        if isinstance(node, Relational):
-            return f"{wrap(code(a[0]), REL + 1)} {_REL[node.rel_op]} {wrap(code(a[1]), REL + 1)}", REL
-        if isinstance(node, (sp.And, sp.Or, sp.Not)):
-            return self.logic(node, code)
-        if isinstance(node, Where):
-            c, x, y = (code(v) for v in a)
-            if self.backend == "numpy":
-                return f"np.where({c[0]}, {x[0]}, {y[0]})", ATOM
-            return f"{wrap(x, COND + 1)} if {wrap(c, COND + 1)} else {wrap(y, COND)}", COND
-        if isinstance(node, ArrayOp):
-            return node.numpy(*[code(v)[0] for v in node.operands]), ATOM
-        if isinstance(node, sp.Mod):
-            return f"{wrap(code(a[0]), MUL + 1)} % {wrap(code(a[1]), MUL + 1)}", MUL
-        if node.func is sp.polygamma:
-            return f"sc.polygamma({code(a[0])[0]}, {code(a[1])[0]})", ATOM
-        if node.func is strong_mul and self.backend == "exact":  # Fractions are finite
-            return self.mul(sp.Mul(*a[:2], evaluate=False), code)
-        names = FUNCTIONS.get(node.func)
-        if names is None:
-            raise NotImplementedError(
-                f"no code printer for {node.func.__name__}: add a line to FUNCTIONS "
-                "in zygote_sym/codegen/printers.py")
-        name = names[1] if self.backend == "numpy" else names[0]
-        if "{" in name:  # a template: protect its operands like those of a comparison
-            return name.format(*[wrap(code(v), REL + 1) for v in a]), ATOM
-        return f"{name}({', '.join(code(v)[0] for v in a)})", ATOM
+        method = self._methods.get(type(node))
+        if method is None:
+            method = next((getattr(self, f"_print_{c.__name__}") for c in type(node).__mro__
+                           if hasattr(self, f"_print_{c.__name__}")), self._print_Function)
+            self._methods[type(node)] = method
+        return method(node, code)
 
-    def mul(self, node, code):
+    # ------------------------------------------------------------ arithmetic
+    def _print_Add(self, node, code):
+        a = node.args
+        out = wrap(code(a[0]), ADD)
+        for t in a[1:]:
+            s = wrap(code(t), ADD + 1)
+            out += f" - {s[1:]}" if s.startswith("-") and code(t)[1] != ATOM else f" + {s}"
+        return out, ADD
+
+    def _print_Mul(self, node, code):
         num, den, sign = [], [], ""
         for f in node.args:
             if f == -1:
@@ -144,7 +102,8 @@ class Printer:
             elif isinstance(f, sp.Pow) and isinstance(f.exp, sp.Number) and f.exp < 0 \
                     and code(f)[1] != ATOM:  # (a temporary is used as it is)
                 e = -f.exp
-                den.append(code(f.base) if e == 1 else self.pow(sp.Pow(f.base, e, evaluate=False), code))
+                den.append(code(f.base) if e == 1 else
+                           self._print_Pow(sp.Pow(f.base, e, evaluate=False), code))
             else:
                 num.append(code(f))
         text = "*".join(wrap(c, MUL) for c in num) or "1"
@@ -153,7 +112,7 @@ class Printer:
             text += f"/{d if len(den) == 1 and den[0][1] > MUL else '(' + d + ')'}"
         return (sign + text, UNARY) if sign else (text, MUL)
 
-    def pow(self, node, code):
+    def _print_Pow(self, node, code):
         base, e = node.args
         b = code(base)
         if e == sp.Rational(1, 2):
@@ -168,7 +127,26 @@ class Printer:
         # and the caller falls back to the NumPy kernel (nan, as NumPy gives)
         return f"math.pow({b[0]}, {code(e)[0]})", ATOM
 
-    def logic(self, node, code):
+    def _print_Mod(self, node, code):
+        a, b = node.args
+        return f"{wrap(code(a), MUL + 1)} % {wrap(code(b), MUL + 1)}", MUL
+
+    def _print_strong_mul(self, node, code):
+        if self.backend == "exact":  # Fractions are finite
+            return self._print_Mul(sp.Mul(*node.args[:2], evaluate=False), code)
+        return self._print_Function(node, code)
+
+    # ------------------------------------------------------------ logic
+    def _print_Relational(self, node, code):
+        a, b = node.args
+        return f"{wrap(code(a), REL + 1)} {node.rel_op} {wrap(code(b), REL + 1)}", REL
+
+    def _print_BooleanFunction(self, node, code):
+        if isinstance(node, (sp.And, sp.Or, sp.Not)):
+            return self._logic(node, code)
+        return self._print_Function(node, code)
+
+    def _logic(self, node, code):
         parts = [code(v)[0] for v in node.args]
         if self.backend == "numpy":
             fn = {sp.And: "np.logical_and", sp.Or: "np.logical_or", sp.Not: "np.logical_not"}
@@ -183,7 +161,108 @@ class Printer:
         op, prec = ("and", AND) if isinstance(node, sp.And) else ("or", OR)
         return f" {op} ".join(wrap(code(v), prec + 1) for v in node.args), prec
 
+    def _print_Where(self, node, code):
+        c, x, y = (code(v) for v in node.args)
+        if self.backend == "numpy":
+            return f"np.where({c[0]}, {x[0]}, {y[0]})", ATOM
+        return f"{wrap(x, COND + 1)} if {wrap(c, COND + 1)} else {wrap(y, COND)}", COND
 
-def wrap(code, prec):
-    text, p = code
-    return f"({text})" if p < prec else text
+    # ------------------------------------------------------------ functions
+    def _print_Function(self, node, code):
+        name = self.names.get(node.func)
+        if name is None:
+            raise NotImplementedError(
+                f"no code printer for {node.func.__name__}: add a row to NAMES in "
+                "zygote_sym/codegen/names.py")
+        if "{" in name:  # a template: protect its operands like those of a comparison
+            return name.format(*[wrap(code(v), REL + 1) for v in node.args]), ATOM
+        return f"{name}({', '.join(code(v)[0] for v in node.args)})", ATOM
+
+    # ------------------------------------------------------------ structural ops (NumPy)
+    def _structural(self, node, code):
+        return [code(v)[0] for v in node.operands]
+
+    def _print_BroadcastTo(self, node, code):
+        return f"np.broadcast_to({self._structural(node, code)[0]}, {node.params[0]!r})", ATOM
+
+    def _print_SumTo(self, node, code):
+        return f"_sum_to({self._structural(node, code)[0]}, {node.params[0]!r})", ATOM
+
+    def _print__Reduce(self, node, code):
+        axes, keep = node.params
+        x = self._structural(node, code)[0]
+        return f"np.{node.fname}({x}, axis={_axis_code(axes)}{_keepdims(keep)})", ATOM
+
+    def _print_LogSumExp(self, node, code):
+        axes, keep = node.params
+        x = self._structural(node, code)[0]
+        return f"sc.logsumexp({x}, axis={_axis_code(axes)}{_keepdims(keep)})", ATOM
+
+    def _print_Norm(self, node, code):
+        axes, keep = node.params
+        return f"_norm({self._structural(node, code)[0]}, {axes!r}, {keep})", ATOM
+
+    def _print_Softmax(self, node, code):
+        x = self._structural(node, code)[0]
+        return f"sc.softmax({x}, axis={_axis_code(node.params[0])})", ATOM
+
+    def _print_Cumsum(self, node, code):
+        return _scan_code("np.cumsum", self._structural(node, code)[0], *node.params), ATOM
+
+    def _print_Cumprod(self, node, code):
+        return _scan_code("np.cumprod", self._structural(node, code)[0], *node.params), ATOM
+
+    def _print_Shift(self, node, code):
+        x = self._structural(node, code)[0]
+        return f"_shift({x}, {', '.join(map(str, node.params))})", ATOM
+
+    def _print_LinRec(self, node, code):
+        a, b = self._structural(node, code)
+        return f"_linrec({a}, {b}, {', '.join(map(str, node.params))})", ATOM
+
+    def _print_Einsum(self, node, code):
+        xs = self._structural(node, code)
+        opt = ", optimize=True" if len(xs) > 2 else ""
+        return f"np.einsum({node.params[0]!r}, {', '.join(xs)}{opt})", ATOM
+
+    def _print_MatMul(self, node, code):
+        a, b = self._structural(node, code)
+        return f"{_paren(a)} @ {_paren(b)}", ATOM
+
+    def _print_Dot(self, node, code):
+        a, b = self._structural(node, code)
+        return f"np.dot(np.ravel({a}), np.ravel({b}))", ATOM
+
+    def _print_Transpose(self, node, code):
+        return f"np.transpose({self._structural(node, code)[0]}, {node.params[0]!r})", ATOM
+
+    def _print_Reshape(self, node, code):
+        return f"np.reshape({self._structural(node, code)[0]}, {node.params[0]!r})", ATOM
+
+    def _print_Concatenate(self, node, code):
+        xs = self._structural(node, code)
+        return f"np.concatenate([{', '.join(xs)}], axis={node.params[0]})", ATOM
+
+    def _print_Index(self, node, code):
+        x, *arrays = self._structural(node, code)
+        return f"{_paren(x)}[{_key_code(node.key, arrays)}]", ATOM
+
+    def _print_Scatter(self, node, code):
+        ct, *arrays = self._structural(node, code)
+        key, shape = node.params
+        fn = "_scatter" if arrays else "_place"  # ints and slices never repeat an index
+        return f"{fn}({ct}, {shape!r}, np.s_[{_key_code(key, arrays)}])", ATOM
+
+    def _print_SetItem(self, node, code):
+        x, v, *arrays = self._structural(node, code)
+        return f"_setitem({x}, {v}, np.s_[{_key_code(node.params[0], arrays)}])", ATOM
+
+    def _print_Det(self, node, code):
+        return f"np.linalg.det({self._structural(node, code)[0]})", ATOM
+
+    def _print_Inv(self, node, code):
+        return f"np.linalg.inv({self._structural(node, code)[0]})", ATOM
+
+    def _print_Solve(self, node, code):
+        a, b = self._structural(node, code)
+        return f"np.linalg.solve({a}, {b})", ATOM

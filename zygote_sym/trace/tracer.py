@@ -16,9 +16,12 @@ import sympy as sp
 from sympy.core.relational import Relational
 from sympy.logic.boolalg import Boolean
 
-from .. import graph as g
 from ..errors import SymbolicBranchError, TracerConversionError
-from ..ops import BroadcastTo, where
+from ..ir import build as b
+from ..ir.nodes import Leaf, Shapes
+from ..ir.ops import BroadcastTo
+from ..ir.printer import let_bound
+from ..ir.select import where
 
 
 @dataclass(frozen=True)
@@ -43,11 +46,15 @@ class Guard:
 
 
 class Trace:
-    """The state of one trace: the shape table, constants, leaves and guards."""
+    """The state of one trace: the shape table, constants, leaves and guards.
 
-    def __init__(self, symbolic=False):
-        self.symbolic = symbolic
-        self.shapes = g.Shapes()
+    `dispatch` answers the NumPy and Python operations on its tracers
+    (trace/dispatch.py: one registry); it is handed in, so this module
+    knows no handler."""
+
+    def __init__(self, dispatch):
+        self.dispatch = dispatch
+        self.shapes = Shapes()
         self.guards = []
         self.consts = {}        # id(array) -> (Leaf, array); the array kept alive
         self.const_values = {}  # Leaf -> array
@@ -66,13 +73,13 @@ class Trace:
         if isinstance(x, np.ndarray) and x.ndim > 0:
             hit = self.consts.get(id(x))
             if hit is None:
-                leaf = g.Leaf(f"c{len(self.consts)}", x.shape, role="const")
+                leaf = Leaf(f"c{len(self.consts)}", x.shape, role="const")
                 hit = self.consts[id(x)] = (leaf, x)
                 self.const_values[leaf] = x
             return hit[0]
         if isinstance(x, np.ndarray):
             x = x[()]
-        return g.const(x)
+        return b.const(x)
 
     def new(self, expr, value):
         """A tracer for `expr`; its logical shape is checked against the value's."""
@@ -95,7 +102,7 @@ def _plain(v):
     return float(v) if isinstance(v, Fraction) else v
 
 
-def _apply(fn, *values):
+def apply_values(fn, *values):
     """fn of the concrete values; where Python raises on numbers (1/0.0,
     overflow) the value is NumPy's (inf, nan), as the generated kernel gives."""
     if any(v is None for v in values):
@@ -109,27 +116,13 @@ def _apply(fn, *values):
             return fn(*[np.float64(_plain(v)) if np.ndim(v) == 0 else v for v in values])
 
 
-def _binary(build, pyop, reflected=False):
+def _operator(ufunc, pyop, reflected=False):
+    """A Python operator: the node of `ufunc` (one table for both spellings),
+    the value of the Python operator."""
     def method(self, other):
-        trace = self.trace
-        a, b = self.expr, trace.lift(other)
-        va, vb = self.value, (other.value if isinstance(other, Tracer) else other)
-        if reflected:
-            a, b, va, vb = b, a, vb, va
-        return trace.new(build(a, b), _apply(pyop, va, vb))
+        operands = (other, self) if reflected else (self, other)
+        return self.trace.dispatch.operator(self.trace, ufunc, pyop, operands)
     return method
-
-
-def _relation(kind, pyop):
-    return _binary(lambda a, b: g.relation(kind, a, b), pyop)
-
-
-def _mod(a, b):
-    return g.call(sp.Mod, a, b)
-
-
-def _floordiv(a, b):
-    return g.call(sp.floor, g.div(a, b))
 
 
 _CONVERSION_HELP = (
@@ -162,6 +155,7 @@ class Tracer:
     item assignment into a view also updates what it views."""
 
     __slots__ = ("expr", "value", "trace", "base")
+    pytree_leaf = True  # pytree.is_leaf: a traced value is a leaf of any container
     __array_priority__ = 1000  # NumPy defers mixed operations to us
 
     def __init__(self, expr, value, trace):
@@ -190,48 +184,51 @@ class Tracer:
         return self.shape[0]
 
     def __repr__(self):
-        return f"Tracer(value={self.value!r}, expr={self.expr})"
+        # the let-bound form: linear in the trace's size (str(expr) is
+        # exponential on a shared DAG)
+        return f"Tracer(value={self.value!r}, expr={let_bound([self.expr], limit=20)})"
 
     __hash__ = object.__hash__
 
     # ---------------------------------------------------------- arithmetic
-    __add__ = _binary(g.add, operator.add)
-    __radd__ = _binary(g.add, operator.add, reflected=True)
-    __sub__ = _binary(g.sub, operator.sub)
-    __rsub__ = _binary(g.sub, operator.sub, reflected=True)
-    __mul__ = _binary(g.mul, operator.mul)
-    __rmul__ = _binary(g.mul, operator.mul, reflected=True)
-    __truediv__ = _binary(g.div, operator.truediv)
-    __rtruediv__ = _binary(g.div, operator.truediv, reflected=True)
-    __pow__ = _binary(g.pow_, operator.pow)
-    __rpow__ = _binary(g.pow_, operator.pow, reflected=True)
-    __mod__ = _binary(_mod, operator.mod)
-    __rmod__ = _binary(_mod, operator.mod, reflected=True)
-    __floordiv__ = _binary(_floordiv, operator.floordiv)
-    __rfloordiv__ = _binary(_floordiv, operator.floordiv, reflected=True)
+    __add__ = _operator(np.add, operator.add)
+    __radd__ = _operator(np.add, operator.add, reflected=True)
+    __sub__ = _operator(np.subtract, operator.sub)
+    __rsub__ = _operator(np.subtract, operator.sub, reflected=True)
+    __mul__ = _operator(np.multiply, operator.mul)
+    __rmul__ = _operator(np.multiply, operator.mul, reflected=True)
+    __truediv__ = _operator(np.true_divide, operator.truediv)
+    __rtruediv__ = _operator(np.true_divide, operator.truediv, reflected=True)
+    __pow__ = _operator(np.power, operator.pow)
+    __rpow__ = _operator(np.power, operator.pow, reflected=True)
+    __mod__ = _operator(np.remainder, operator.mod)
+    __rmod__ = _operator(np.remainder, operator.mod, reflected=True)
+    __floordiv__ = _operator(np.floor_divide, operator.floordiv)
+    __rfloordiv__ = _operator(np.floor_divide, operator.floordiv, reflected=True)
 
     def __neg__(self):
-        return self.trace.new(g.neg(self.expr), _apply(operator.neg, self.value))
+        return self.trace.dispatch.operator(self.trace, np.negative, operator.neg, (self,))
 
     def __pos__(self):
         return self
 
     def __abs__(self):
-        return self.trace.new(g.call(sp.Abs, self.expr), _apply(abs, self.value))
+        return self.trace.dispatch.operator(self.trace, np.absolute, abs, (self,))
 
     # --------------------------------------------------------- comparisons
-    __lt__ = _relation("<", operator.lt)
-    __le__ = _relation("<=", operator.le)
-    __gt__ = _relation(">", operator.gt)
-    __ge__ = _relation(">=", operator.ge)
-    __eq__ = _relation("==", operator.eq)
-    __ne__ = _relation("!=", operator.ne)
+    __lt__ = _operator(np.less, operator.lt)
+    __le__ = _operator(np.less_equal, operator.le)
+    __gt__ = _operator(np.greater, operator.gt)
+    __ge__ = _operator(np.greater_equal, operator.ge)
+    __eq__ = _operator(np.equal, operator.eq)
+    __ne__ = _operator(np.not_equal, operator.ne)
 
     # ------------------------------------------------ Python control flow
     def _concrete(self, op):
         if self.value is None:
             raise SymbolicBranchError(
-                f"{op} needs a concrete value, but {self.expr} is purely symbolic. "
+                f"{op} needs a concrete value, but {let_bound([self.expr], limit=20)} is "
+                "purely symbolic. "
                 "Pass example values (e.g. derive(f, 2.0) instead of a Symbol) so "
                 "the branch can be decided, or write the branch as a select: "
                 "np.where(cond, a, b).")
@@ -253,7 +250,7 @@ class Tracer:
         outcome = bool(value)
         expr = self.expr
         if not isinstance(expr, (Relational, Boolean)):
-            expr = g.relation("!=", expr, g.ZERO)
+            expr = b.relation("!=", expr, b.ZERO)
         self.trace.guard(expr, outcome)
         return outcome
 
@@ -264,7 +261,7 @@ class Tracer:
                 f"int() of the traced value {value!r}, which is not an integer, would "
                 "drop its gradient: use np.floor/np.round (gradient 0) or keep it as "
                 "a number.")
-        self.trace.guard(g.relation("==", self.expr, g.const(int(value))), True)
+        self.trace.guard(b.relation("==", self.expr, b.const(int(value))), True)
         return int(value)
 
     __int__ = __index__
@@ -280,23 +277,19 @@ class Tracer:
 
     # --------------------------------------------------------------- NumPy
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
-        from .numpy_dispatch import apply_ufunc
-        return apply_ufunc(self.trace, ufunc, method, inputs, kwargs)
+        return self.trace.dispatch.ufunc(self.trace, ufunc, method, inputs, kwargs)
 
     def __array_function__(self, func, types, args, kwargs):
-        from .numpy_dispatch import apply_function
-        return apply_function(self.trace, func, args, kwargs)
+        return self.trace.dispatch.function(func, args, kwargs)
 
     # -------------------------------------------------------------- arrays
     def __getitem__(self, key):
-        from .array_rules import getitem
-        return getitem(self, key)
+        return self.trace.dispatch.function(operator.getitem, (self, key), {})
 
     def __setitem__(self, key, value):
         """Item assignment as a functional update: this tracer is rebound to a
         SetItem node (and so is the array it is a view of, if any)."""
-        from .array_rules import setitem
-        self._rebind(setitem(self, key, value))
+        self._rebind(self.trace.dispatch.function(operator.setitem, (self, key, value), {}))
 
     def _rebind(self, new):
         self.expr, self.value = new.expr, new.value
@@ -327,10 +320,10 @@ class Tracer:
         (`!= 0`, truncation), whose gradient is 0."""
         kind, expr = np.dtype(dtype).kind, self.expr
         if kind == "b":
-            expr = g.relation("!=", expr, g.ZERO)
+            expr = b.relation("!=", expr, b.ZERO)
         elif kind in "iu" and self.dtype.kind not in "iub":
-            expr = where(g.relation(">=", expr, g.ZERO), g.call(sp.floor, expr),
-                         g.call(sp.ceiling, expr))
+            expr = where(b.relation(">=", expr, b.ZERO), b.call(sp.floor, expr),
+                         b.call(sp.ceiling, expr))
         value = None if self.value is None else np.asarray(self.value).astype(dtype)
         return self.trace.new(expr, value)
 

@@ -1,19 +1,26 @@
-"""Rewrite full sums of products before NumPy code is generated.
+"""Passes over the DAG before code is emitted, each rebuilding every node at
+most once.
 
-Reverse mode over `sum(r**2)`-style losses produces cotangents such as
-`sum(2*r*a*e*t)`: a product over the whole array, then a sum.  Here every
-full reduction of a product becomes
+`rewrite_dots` (NumPy kernels): reverse mode over `sum(r**2)`-style losses
+produces cotangents such as `sum(2*r*a*e*t)`: a product over the whole
+array, then a sum.  Here every full reduction of a product becomes
 
     (scalar factors) * dot(x1, x2 * ... * xk)     or     (scalar factors) * sum(x1)
 
 so scalar factors are multiplied once instead of once per element, and the
 last product and the sum are one BLAS dot product: no array is written for
-them.  Runs on the DAG once, rebuilding each node at most once.
+them.
+
+`fold_constants`: a number times a product that is used only there is one
+product with the numbers multiplied (`3*(2*x*y)` is `6*x*y`).  The builders
+already fold `3*(2*x)`; this pass catches the products they could not
+flatten without knowing whether the inner one is shared.
 """
 import sympy as sp
 
-from .. import graph as g
-from ..ops import ArrayOp, BroadcastTo, Sum, SumTo
+from ..ir import build as b
+from ..ir.nodes import children, postorder
+from ..ir.ops import ArrayOp, BroadcastTo, Sum, SumTo
 
 
 class Dot(ArrayOp):
@@ -26,9 +33,6 @@ class Dot(ArrayOp):
 
     def value(self, a, b):
         return float(a.ravel() @ b.ravel())
-
-    def numpy(self, a, b):
-        return f"np.dot(np.ravel({a}), np.ravel({b}))"
 
     def _latex(self, printer):
         return rf"\sum {printer._print(self.args[0])} {printer._print(self.args[1])}"
@@ -57,11 +61,11 @@ def _factors(x):
     return [x]
 
 
-def rewrite(nodes, shapes):
+def rewrite_dots(nodes, shapes):
     """`nodes` with every full sum of a product split as described above."""
     new = {}
-    for node in g.postorder(nodes):
-        kids = g.children(node)
+    for node in postorder(nodes):
+        kids = children(node)
         if not kids:
             continue
         args = [new.get(a, a) for a in node.args]
@@ -78,9 +82,34 @@ def rewrite(nodes, shapes):
             if scalars and arrays or len(arrays) > 1:
                 full = shapes(x)
                 if all(shapes(a) == full for a in arrays):
-                    reduced = Dot.make(arrays[0], g.mul(*arrays[1:])) if len(arrays) > 1 \
+                    reduced = Dot.make(arrays[0], b.mul(*arrays[1:])) if len(arrays) > 1 \
                         else Sum.make(arrays[0], tuple(range(len(full))), False)
-                    node_new = g.mul(*scalars, reduced)
+                    node_new = b.mul(*scalars, reduced)
         if node_new is not node:
             new[node] = node_new
+    return [new.get(n, n) for n in nodes]
+
+
+def fold_constants(nodes):
+    """`nodes` with numbers folded into the products they multiply (see above)."""
+    order = postorder(nodes)
+    uses = dict.fromkeys(nodes, 1)  # a root is used by the caller
+    for node in order:
+        for c in children(node):
+            uses[c] = uses.get(c, 0) + 1
+    new = {}
+    for node in order:
+        if not children(node):
+            continue
+        args = [new.get(a, a) for a in node.args]
+        if isinstance(node, sp.Mul) and isinstance(args[0], sp.Number):
+            inner = [a for a in node.args[1:] if isinstance(new.get(a, a), sp.Mul)
+                     and isinstance(new.get(a, a).args[0], sp.Number) and uses[a] == 1]
+            if inner:  # c*(d*x*y) -> (c*d)*x*y
+                args = [f for a, n in zip(args, node.args)
+                        for f in (a.args if n in inner else (a,))]
+                new[node] = b.mul(*args)
+                continue
+        if any(x is not y for x, y in zip(args, node.args)):
+            new[node] = node.func(*args, evaluate=False)
     return [new.get(n, n) for n in nodes]

@@ -1,19 +1,17 @@
-"""Partial derivatives of elementwise functions, one line per function, and
-their safe points.
+"""Elementwise derivative rules: one line per function.
 
 PARTIALS maps a SymPy function class to `partials(y, *args)`, the list of
 ∂y/∂arg for the node `y = f(*args)`, built from unevaluated nodes (SymPy's
 `fdiff` evaluates, and is only the fallback for functions missing here).
 Where reusing the node is cheaper than recomputing it, the rule does
-(`exp' = y`, `tanh' = 1 - y**2`).
+(`exp' = y`, `tanh' = 1 - y**2`).  Products, powers and ties, whose
+partials depend on which operands are differentiated, are the rules at the
+bottom.  Every rule becomes an entry of VJPS through `ctx.chain`, which
+multiplies the cotangent by each partial and unbroadcasts it.
 
-SAFE maps a function that can be non-finite at a finite argument (a pole,
-an overflow, a domain edge) to one point per argument where it and its
-derivative are finite (None: that argument is harmless): a select's branch
-not taken evaluates such functions at these points (ops.where, the "double
-where").  POLES and `unbounded` name the partials that are infinite where
-the function is finite (sqrt at 0): the backward pass multiplies below them
-with a strong zero (diff.py).  Conventions (docs/special_points.md):
+POLES and `unbounded` name the partials that are infinite where the
+function is finite (sqrt at 0): the backward pass multiplies below them
+with a strong zero.  Conventions (docs/special_points.md):
 
 - kinks take the minimum-norm subgradient: `Abs'(0) = 0` (sign), a tie of
   `Max`/`Min` between two inputs splits equally (JAX's `maximum`), a tie
@@ -23,10 +21,14 @@ with a strong zero (diff.py).  Conventions (docs/special_points.md):
 - `hypot` and `atan2` at the origin have partials 0 (as `norm` at 0).
 """
 import sympy as sp
-from sympy.codegen.cfunctions import expm1, exp2, hypot, log1p, log2, log10
+from sympy.codegen.cfunctions import exp2, expm1, hypot, log1p, log2, log10
 
-from ..graph import HALF, ZERO, ONE, NEG_ONE, add, call, div, mul, neg, pow_, relation, sub
-from .special import guard, logaddexp, sigmoid, softplus, strong_mul
+from ...ir.build import (HALF, NEG_ONE, ONE, ZERO, add, call, div, mul, neg, pow_, relation,
+                         strong_mul as strong_product, sub)
+from ...ir.ops import Where
+from ...ir.select import pick
+from ...ir.special import logaddexp, nonfinite, safe, sigmoid, softplus, strong_mul
+
 
 def _rsqrt(x):
     return pow_(x, -HALF)
@@ -39,7 +41,7 @@ def _sq(x):
 def _nonzero(x):
     """x, with 1 where x == 0: a denominator that is 0 only where its
     numerator is (the origin of hypot/atan2)."""
-    return call(guard, x, relation("!=", x, ZERO), ONE)
+    return call(safe, x, relation("!=", x, ZERO), ONE)
 
 
 def _tie(a, b):
@@ -53,6 +55,7 @@ def _above(a, b):
 
 
 PARTIALS = {
+    sp.Add:       lambda y, *xs: [ONE] * len(xs),
     sp.exp:       lambda y, x: [y],
     sp.log:       lambda y, x: [pow_(x, NEG_ONE)],
     log1p:        lambda y, x: [pow_(add(ONE, x), NEG_ONE)],
@@ -87,40 +90,79 @@ PARTIALS = {
     sp.atan2:     lambda y, a, b: [div(b, _nonzero(add(_sq(a), _sq(b)))),
                                    neg(div(a, _nonzero(add(_sq(a), _sq(b)))))],
     hypot:        lambda y, a, b: [div(a, _nonzero(y)), div(b, _nonzero(y))],
-    sp.Max:       lambda y, a, b: [_tie(a, b), _tie(b, a)],
-    sp.Min:       lambda y, a, b: [_tie(b, a), _tie(a, b)],
     sp.Mod:       lambda y, a, b: [ONE, neg(call(sp.floor, div(a, b)))],
     strong_mul:   lambda y, a, b, hit: [b, a, None],
-    guard:        lambda y, x, c, s: [ONE, None, None],
-}
-
-# Max/Min with one constant argument: the tie goes to the constant
-WITH_CONSTANT = {
-    sp.Max: lambda y, a, b: [_above(a, b), _above(b, a)],
-    sp.Min: lambda y, a, b: [_above(b, a), _above(a, b)],
-}
-
-SAFE = {
-    sp.exp: (0,), exp2: (0,), expm1: (0,), sp.sinh: (0,), sp.cosh: (0,),  # overflow
-    sp.log: (1,), log2: (1,), log10: (1,), log1p: (0,),                    # pole at 0 (-1)
-    sp.tan: (0,), sp.asin: (0,), sp.acos: (0,), sp.atanh: (0,), sp.acosh: (2,),
-    sp.gamma: (1,), sp.loggamma: (1,), sp.polygamma: (None, 1), sp.Mod: (None, 1),
+    safe:         lambda y, x, c, s: [ONE, None, None],
 }
 
 
-def _pow_safe(base, exp):
-    if isinstance(exp, sp.Number):  # x**-1, x**0.5, x**1.875 (x < 0): base -> 1
-        return [None if exp.is_integer and exp >= 0 else ONE, None]
-    if isinstance(base, sp.Number):  # 2**y overflows: y -> 0
-        return [None, ZERO]
-    return [ONE, None]               # x**y: x -> 1 (1**y = 1, log 1 = 0)
+def _mul(ctx, y, ct):
+    """∂(x1*...*xn)/∂xi is the product of the others (only for the xi differentiated)."""
+    xs = y.args
+    return ctx.chain(y, ct, [mul(*(xs[:i] + xs[i + 1:])) if ctx.active(x) else None
+                             for i, x in enumerate(xs)])
 
 
-def safe_args(node):
-    """Per argument of an elementwise node, its safe point or None (see SAFE)."""
-    if isinstance(node, sp.Pow):
-        return _pow_safe(*node.args)
-    return [None if v is None else sp.Integer(v) for v in SAFE.get(node.func, ())]
+def _pow(ctx, y, ct):
+    """The power rule n*x**(n-1), never y*x**y/x (0/0 at x = 0).  With the
+    exponent traced too: y*x**(y-1) with a strong zero (0 at y = 0, where
+    x**-1 may be inf), and x**y*log(x) only where x != 0 (0 there: the
+    limit for y > 0, not 0*(-inf))."""
+    base, exp = y.args
+    out = [None, None]
+    if ctx.active(base):
+        p = pow_(base, sub(exp, ONE))
+        out[0] = mul(exp, p) if isinstance(exp, sp.Number) else \
+            strong_product(exp, p, call(nonfinite, p))
+    if ctx.active(exp):
+        if base == 0:
+            out[1] = ZERO
+        elif isinstance(base, sp.Number) and base > 0:
+            out[1] = mul(y, sp.log(base))
+        else:
+            point = call(safe, base, relation("!=", base, ZERO), ONE)
+            out[1] = strong_product(y, call(sp.log, point), call(nonfinite, y))
+    return ctx.chain(y, ct, out)
+
+
+def _extremum(ties):
+    """Max/Min: a tie of two inputs splits equally; a tie with a constant goes
+    to the constant (`above`: the relu convention)."""
+    def rule(ctx, y, ct):
+        a, b = y.args
+        step = ties if ctx.active(a) and ctx.active(b) else _above
+        first, second = (step(a, b), step(b, a)) if y.func is sp.Max else (step(b, a), step(a, b))
+        return ctx.chain(y, ct, [first, second])
+    return rule
+
+
+def _where(ctx, y, ct):
+    """Only the chosen operand receives the cotangent; a strong-zero flag
+    passes through unchanged."""
+    c, a, b = y.args
+    out = ctx.shapes(y)
+    ctx.pass_hit(y)
+    return [None, ctx.unbroadcast(pick(c, ct, ZERO), out, a),
+            ctx.unbroadcast(pick(c, ZERO, ct), out, b)]
+
+
+def chained(partials):
+    """The rule of a function given by its partials: the chain rule."""
+    return lambda ctx, y, ct: ctx.chain(y, ct, partials(y, *y.args))
+
+
+VJPS = {
+    **{f: chained(p) for f, p in PARTIALS.items()},
+    sp.Mul: _mul,
+    sp.Pow: _pow,
+    sp.Max: _extremum(_tie),
+    sp.Min: _extremum(_tie),
+    Where: _where,
+}
+
+
+# a SymPy function with no rule above: SymPy's own derivative
+fallback = chained(lambda y, *xs: [y.fdiff(i + 1) for i in range(len(xs))])
 
 
 # a partial that is infinite where the function is finite: asin'(1), acosh'(1)
@@ -129,28 +171,13 @@ POLES = {sp.asin, sp.acos, sp.acosh, strong_mul}
 
 def unbounded(node):
     """Is a partial of this node infinite at some point where the node itself
-    is finite (sqrt'(0) = inf)?  The products below it get a strong zero
-    (diff.py).  Functions that are infinite there themselves (1/x, log, an
-    overflowing exp) make the value non-finite already; where a select
-    discards such a value, `ops.where` keeps it finite."""
+    is finite (sqrt'(0) = inf)?  The products below it get a strong zero.
+    Functions that are infinite there themselves (1/x, log, an overflowing
+    exp) make the value non-finite already; where a select discards such a
+    value, `select.where` keeps it finite."""
     if isinstance(node, sp.Pow):
         base, exp = node.args
         if isinstance(exp, sp.Number):
             return 0 < exp < 1                      # x**p' = p*x**(p-1): inf at 0
         return not isinstance(base, sp.Number)      # x**y: y*x**(y-1) at x = 0
     return node.func in POLES
-
-
-def partials(node, active):
-    """∂node/∂arg for every argument of an elementwise node; `active` is the
-    set of nodes that depend on the inputs differentiated."""
-    rule = PARTIALS.get(node.func)
-    if node.func in WITH_CONSTANT and not all(a in active for a in node.args):
-        rule = WITH_CONSTANT[node.func]
-    if rule is not None:
-        return rule(node, *node.args)
-    if isinstance(node, sp.Function):  # fallback: SymPy's own derivative
-        return [node.fdiff(i + 1) for i in range(len(node.args))]
-    raise NotImplementedError(
-        f"no derivative rule for {node.func.__name__}: add a line to "
-        f"zygote_sym/rules/elementwise.py PARTIALS")

@@ -1,0 +1,1 @@
+"""Differentiation: the backward pass (backward.py) and its rules (rules/)."""

@@ -1,0 +1,78 @@
+"""NumPy implementations of the structural ops: what `ArrayOp.value` computes
+at trace time and what generated kernels call (codegen/runtime.py), so the
+traced value and the kernel's agree by construction."""
+import numpy as np
+
+
+def sum_to(x, shape):
+    """Sum `x` over the axes along which `shape` was broadcast (NumPy rules)."""
+    x = np.asarray(x)
+    lead = x.ndim - len(shape)
+    axes = tuple(range(lead)) + tuple(
+        i + lead for i, n in enumerate(shape) if n == 1 and x.shape[i + lead] != 1)
+    out = x.sum(axis=axes, keepdims=True) if axes else x
+    return out.reshape(shape)
+
+
+def norm(x, axes, keep):
+    if len(axes) <= 2:  # BLAS (nrm2, dot) through np.linalg.norm
+        return np.linalg.norm(x, axis=axes if len(axes) == 2 else axes[0], keepdims=bool(keep))
+    return np.sqrt(np.sum(np.square(np.abs(x)), axis=axes, keepdims=bool(keep)))
+
+
+def scan(fn, x, axis, reverse):
+    return np.flip(fn(np.flip(x, axis), axis=axis), axis) if reverse else fn(x, axis=axis)
+
+
+def shift(x, axis, k, fill):
+    """out[i] = x[i - k] along axis, `fill` where i - k falls outside."""
+    x = np.asarray(x)
+    out = np.full(x.shape, fill, dtype=np.result_type(x, fill))
+    n = x.shape[axis]
+    dst, src = [slice(None)] * x.ndim, [slice(None)] * x.ndim
+    dst[axis], src[axis] = (slice(k, None), slice(0, max(n - k, 0))) if k >= 0 else \
+        (slice(0, max(n + k, 0)), slice(-k, None))
+    out[tuple(dst)] = x[tuple(src)]
+    return out
+
+
+def linrec(a, b, axis, reverse):
+    """s_i = b_i + a_i*s_{i-1} along axis (s_{i+1} if reverse; 0 before the
+    start) in log2(n) vectorised doubling steps: products only, no division."""
+    a, b = np.broadcast_arrays(a, b)
+    dtype = np.result_type(a, b, float)
+    if reverse:
+        a, b = np.flip(a, axis), np.flip(b, axis)
+    A = np.moveaxis(a, axis, -1).astype(dtype)
+    B = np.moveaxis(b, axis, -1).astype(dtype)
+    d = 1
+    while d < A.shape[-1]:
+        B[..., d:] += A[..., d:] * B[..., :-d]
+        A[..., d:] *= A[..., :-d].copy()
+        d *= 2
+    s = np.moveaxis(B, -1, axis)
+    return np.flip(s, axis) if reverse else s
+
+
+def scatter(ct, shape, key):
+    """The transpose of `x[key]`: ct added into zeros of `shape`; repeated
+    indices accumulate (np.add.at)."""
+    out = np.zeros(shape, dtype=np.result_type(ct, float))
+    np.add.at(out, key, ct)
+    return out
+
+
+def place(ct, shape, key):
+    """`scatter` for keys of ints and slices, which never repeat an index:
+    plain assignment, far cheaper than np.add.at."""
+    out = np.zeros(shape, dtype=np.result_type(ct, float))
+    out[key] = ct
+    return out
+
+
+def setitem(x, v, key):
+    """A copy of x with x[key] = v (promoted to a common dtype, so the
+    value agrees with the float kernel)."""
+    out = np.array(x, dtype=np.result_type(x, v))
+    out[key] = v
+    return out

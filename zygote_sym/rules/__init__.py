@@ -1,1 +1,0 @@
-"""Pullback rules, one table per op family."""

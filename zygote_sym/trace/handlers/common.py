@@ -1,0 +1,93 @@
+"""What every handler shares: finding the trace, lifting operands, applying an op.
+
+A handler takes the arguments NumPy passed (tracers, arrays, numbers,
+Python data), resolves them against the concrete shapes (axes made
+non-negative, slices made concrete, vectors reshaped to matrices, einsum
+subscripts made explicit) and builds one op of ir/ops.py, or composes
+existing handlers.  Index data that only the concrete values decide (sort
+order, boolean masks) becomes integer-array constants of the trace.
+"""
+import numpy as np
+from numpy.lib.array_utils import normalize_axis_tuple
+
+from ...errors import NoRuleError
+from ...ir import build as b
+from ...ir.ops import BroadcastTo
+from ..tracer import Tracer
+
+
+def table():
+    """A module's handler table and the decorator that fills it:
+    `@handles(np.f, np.g)` above a handler."""
+    handlers = {}
+
+    def handles(*funcs):
+        def register(handler):
+            handlers.update(dict.fromkeys(funcs, handler))
+            return handler
+        return register
+    return handlers, handles
+
+
+def trace_of(values):
+    for v in values:
+        if isinstance(v, Tracer):
+            return v.trace
+        if isinstance(v, (list, tuple)):
+            found = trace_of(v)
+            if found is not None:
+                return found
+    return None
+
+
+def value_of(x):
+    return x.value if isinstance(x, Tracer) else x
+
+
+def as_tracer(trace, x):
+    if isinstance(x, Tracer):
+        return x
+    x = np.asarray(x) if isinstance(x, (list, tuple)) else x
+    return trace.new(trace.lift(x), x)
+
+
+def apply(make, operands, *static):
+    """Trace `make(*operand_nodes, *static)`: its node, and its value from the
+    operands' values (a builder that folds to one of its operands keeps that
+    operand's value)."""
+    trace = trace_of(operands)
+    nodes = [trace.lift(x) for x in operands]
+    node = make(*nodes, *static)
+    values = [value_of(x) for x in operands]
+    if node in nodes:
+        value = values[nodes.index(node)]
+    else:
+        value = None if any(v is None for v in values) else node.value(*values)
+    return trace.new(node, value)
+
+
+def view(view, base, restore):
+    """Mark `view` as a NumPy view of `base`: assigning into it writes
+    `restore(view)` back into base."""
+    view.base = (base, restore)
+    return view
+
+
+def unsupported(name, out=None, **kwargs):
+    if out is not None or kwargs:
+        given = ", ".join(["out"] * (out is not None) + list(kwargs))
+        raise NoRuleError(f"np.{name} on traced values does not support {given}")
+
+
+def axes_of(axis, ndim):
+    return tuple(range(ndim)) if axis is None else tuple(sorted(normalize_axis_tuple(axis, ndim)))
+
+
+def reduce(cls, x, axis=None, keepdims=False):
+    axes = axes_of(axis, x.ndim)
+    return apply(cls.make, [x], axes, bool(keepdims)) if axes else x
+
+
+def zeros(trace, shape, dtype=float):
+    node = BroadcastTo.make(b.ZERO, tuple(shape)) if shape else b.ZERO
+    return trace.new(node, np.zeros(shape, dtype))

@@ -1,0 +1,194 @@
+"""Indexing: `x[key]`, item assignment as a functional update, gathers
+(take, take_along_axis, sort, diagonal, trace, diag, flip, diff), and the
+functions whose integer results the values decide (argsort, argmax,
+nonzero, any, all: data guards, no gradient)."""
+import functools
+import operator
+
+import numpy as np
+from numpy.lib.array_utils import normalize_axis_index
+
+from ...ir import ops
+from ..tracer import Tracer
+from .common import apply, as_tracer, axes_of, reduce, table, unsupported, view, zeros
+from .shapes import broadcast_to, ravel, transpose
+
+HANDLERS, handles = table()
+
+
+def _key_item(k):
+    """One entry of a NumPy key with tracers resolved: scalars by their
+    concrete integer value (recording a guard), index arrays by their values."""
+    if isinstance(k, Tracer):
+        v = k._concrete("indexing")
+        return operator.index(k) if np.ndim(v) == 0 and not isinstance(v, (bool, np.bool_)) \
+            else k._concrete_data("index array")
+    if isinstance(k, slice):
+        return slice(*[None if e is None else operator.index(e)
+                       for e in (k.start, k.stop, k.step)])
+    if isinstance(k, list):
+        return np.asarray([_key_item(e) for e in k])
+    if isinstance(k, np.ndarray) and k.ndim == 0 and k.dtype.kind in "iu":
+        return int(k)
+    return k
+
+
+def _slice_text(s, n):
+    start, stop, step = s.indices(n)
+    if (start, stop, step) == (0, n, 1):
+        return ":"
+    # a negative stop (stepping down past 0) must print empty, not "-1"
+    text = f"{start}:{stop if stop >= 0 else ''}"
+    return text + (f":{step}" if step != 1 else "")
+
+
+def normalize_key(shape, key):
+    """A NumPy key resolved against `shape`: (key text of ops.Index, integer arrays).
+    Boolean masks become the integer arrays of their nonzero positions."""
+    items = []
+    for k in key if isinstance(key, tuple) else (key,):
+        k = _key_item(k)
+        if isinstance(k, (np.ndarray, bool, np.bool_)) and np.asarray(k).dtype == bool:
+            items.extend(np.nonzero(k))
+        else:
+            items.append(k)
+    used = sum(k is not None and k is not Ellipsis for k in items)
+    if used > len(shape):
+        raise IndexError(f"too many indices: array is {len(shape)}-dimensional, but {used} "
+                         "were indexed")
+    ellipses = [i for i, k in enumerate(items) if k is Ellipsis]  # `in` would compare arrays
+    at = ellipses[0] if ellipses else len(items)
+    items[at:at + 1] = [slice(None)] * (len(shape) - used)
+    parts, arrays, axis = [], [], 0
+    for k in items:
+        if k is None:
+            parts.append("None")
+            continue
+        n = shape[axis]
+        if isinstance(k, slice):
+            parts.append(_slice_text(k, n))
+        elif isinstance(k, np.ndarray):
+            if k.dtype.kind not in "iu":
+                raise IndexError(f"arrays used as indices must be of integer or boolean type, "
+                                 f"not {k.dtype}")
+            arrays.append(np.where(k < 0, k + n, k).astype(np.intp))
+            parts.append("{}")
+        else:
+            k = operator.index(k)
+            if not -n <= k < n:
+                raise IndexError(f"index {k} is out of bounds for axis {axis} with size {n}")
+            parts.append(str(k % n))
+        axis += 1
+    while parts and parts[-1] == ":":
+        parts.pop()
+    return ", ".join(parts), arrays
+
+
+def getitem(x, key):
+    text, arrays = normalize_key(x.shape, key)
+    if not text:
+        return x
+    out = apply(ops.Index.make, [x, *arrays], text)
+    if arrays:  # advanced indexing copies
+        return out
+    return view(out, x, lambda v: setitem(x, ops.parse_key(text), v))
+
+
+def setitem(x, key, value):
+    """A new tracer: x with x[key] = value (x itself is unchanged)."""
+    text, arrays = normalize_key(x.shape, key)
+    value = as_tracer(x.trace, value)
+    if not text:  # x[...] = value
+        return broadcast_to(value, x.shape)
+    return apply(ops.SetItem.make, [x, value, *arrays], text)
+
+
+HANDLERS[operator.getitem] = getitem  # x[key]
+HANDLERS[operator.setitem] = setitem  # x[key] = v, as a new tracer (Tracer.__setitem__ rebinds)
+
+
+def take_along_axis(arr, indices, axis):
+    """`np.take_along_axis` as one gather: `indices` along axis, aranges elsewhere."""
+    axis = normalize_axis_index(axis, arr.ndim)
+    key = tuple(indices if d == axis else
+                np.arange(n).reshape([-1 if i == d else 1 for i in range(arr.ndim)])
+                for d, n in enumerate(arr.shape))
+    return getitem(arr, key)
+
+
+HANDLERS[np.take_along_axis] = lambda arr, indices, axis=-1: take_along_axis(
+    arr, _key_item(indices), axis)
+
+
+@handles(np.take)
+def take(a, indices, axis=None, out=None, mode="raise"):
+    unsupported("take", out, **({} if mode == "raise" else {"mode": mode}))
+    if axis is None:
+        a, axis = ravel(a), 0
+    return getitem(a, (slice(None),) * normalize_axis_index(axis, a.ndim) + (indices,))
+
+
+@handles(np.sort)
+def sort(a, axis=-1, kind=None, order=None, stable=None):
+    """A gather by the concrete argsort (index data, not a node of its own)."""
+    if axis is None:
+        a, axis = ravel(a), 0
+    order_ = a._concrete_data("np.sort order", functools.partial(
+        np.argsort, axis=axis, kind=kind, stable=stable))
+    return take_along_axis(a, order_, axis)
+
+
+def _concrete_rule(func):
+    """Integer results decided by the concrete values (no gradient flows)."""
+    return lambda a, *args, **kw: a._concrete_data(
+        f"np.{func.__name__}", lambda v: func(v, *args, **kw))
+
+
+HANDLERS.update({f: _concrete_rule(f) for f in (np.argsort, np.argmax, np.argmin,
+                                                   np.nonzero, np.flatnonzero, np.argwhere,
+                                                   np.any, np.all)})
+HANDLERS.update({np.shape: lambda a: a.shape, np.ndim: lambda a: a.ndim,
+                  np.size: lambda a, axis=None: a.size if axis is None else a.shape[axis]})
+
+
+@handles(np.flip)
+def flip(m, axis=None):
+    axes = axes_of(axis, m.ndim)
+    return getitem(m, tuple(slice(None, None, -1) if i in axes else slice(None)
+                            for i in range(m.ndim)))
+
+
+@handles(np.diff)
+def diff(a, n=1, axis=-1, prepend=None, append=None):
+    unsupported("diff", **({} if prepend is None else {"prepend": 1}),
+                 **({} if append is None else {"append": 1}))
+    axis = normalize_axis_index(axis, a.ndim)
+    head = (slice(None),) * axis
+    for _ in range(n):
+        a = getitem(a, head + (slice(1, None),)) - getitem(a, head + (slice(None, -1),))
+    return a
+
+
+@handles(np.diagonal)
+def diagonal(a, offset=0, axis1=0, axis2=1):
+    i, j = normalize_axis_index(axis1, a.ndim), normalize_axis_index(axis2, a.ndim)
+    rest = [d for d in range(a.ndim) if d not in (i, j)]
+    r0, c0 = max(-offset, 0), max(offset, 0)
+    k = max(0, min(a.shape[i] - r0, a.shape[j] - c0))
+    moved = transpose(a, rest + [i, j])
+    return getitem(moved, (slice(None),) * len(rest) + (np.arange(k) + r0, np.arange(k) + c0))
+
+
+@handles(np.trace)
+def _trace(a, offset=0, axis1=0, axis2=1, dtype=None, out=None):
+    unsupported("trace", out)
+    return reduce(ops.Sum, diagonal(a, offset, axis1, axis2), -1)
+
+
+@handles(np.diag)
+def diag(v, k=0):
+    if v.ndim == 2:
+        return diagonal(v, k)
+    n = v.shape[0] + abs(k)
+    rows, cols = np.arange(v.shape[0]) + max(-k, 0), np.arange(v.shape[0]) + max(k, 0)
+    return setitem(zeros(v.trace, (n, n)), (rows, cols), v)

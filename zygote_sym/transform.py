@@ -1,0 +1,110 @@
+"""What the transformations share (api.py, compiled.py): gradient nodes,
+seeded VJP kernels, Jacobian blocks, and results shaped like their inputs."""
+from collections import namedtuple
+from fractions import Fraction
+
+import numpy as np
+import sympy as sp
+
+from . import pytree
+from .ad.backward import vjp
+from .codegen.kernel import Kernel
+from .errors import NonScalarOutputError
+from .ir.nodes import Leaf
+
+WithGradient = namedtuple("WithGradient", ["val", "grad"])
+
+
+def scalar_output(traced, fname):
+    if len(traced.out_exprs) != 1 or traced.shapes(traced.out_exprs[0]) != ():
+        shapes = [traced.shapes(e) for e in traced.out_exprs]
+        raise NonScalarOutputError(
+            f"{fname} needs f to return one scalar, but it returned "
+            f"{len(shapes)} value(s) of shape(s) {shapes}: sum it to a scalar loss, or "
+            "use zygote_sym.jacobian (all partial derivatives) or zygote_sym.pullback "
+            "(a vector-Jacobian product) for non-scalar outputs")
+    return traced.out_exprs[0]
+
+
+def as_result(value, example):
+    """A kernel result in the form its input had: Fraction in -> Fraction out
+    where the result is exact, arrays -> float arrays of the input's shape,
+    numbers -> float."""
+    if isinstance(example, Fraction) and isinstance(value, (Fraction, int)):
+        return Fraction(value)
+    if isinstance(example, np.ndarray):
+        dtype = complex if np.iscomplexobj(example) or np.iscomplexobj(value) else float
+        return np.array(np.broadcast_to(np.asarray(value, dtype=dtype), example.shape))
+    if isinstance(value, np.ndarray) and value.ndim:
+        return value.astype(float)
+    if np.iscomplexobj(value):
+        return complex(value)
+    return float(value)
+
+
+def as_leaf_result(grad, example):
+    """A gradient in its input's form (SymPy stays SymPy, as do closed forms
+    that still hold symbols in mixed symbolic/numeric calls)."""
+    if grad is None or isinstance(example, sp.Expr):
+        return grad
+    if isinstance(grad, sp.Basic) and not grad.is_number:
+        return grad
+    if isinstance(grad, sp.Basic):
+        grad = complex(grad)
+        grad = grad.real if grad.imag == 0 else grad
+    return as_result(grad, example)
+
+
+def seeded_kernel(traced, outs, wrt, name, guards=()):
+    """A kernel for the VJP of `outs` (one cotangent seed Leaf each) with
+    respect to the leaves `wrt`: kernel(*inputs, *seeds) -> the non-None grads."""
+    seeds = [Leaf(f"dy{i}", traced.shapes(e), role="ct") for i, e in enumerate(outs)]
+    grads = vjp(outs, seeds, wrt, traced.shapes)
+    present = [gr for gr in grads if gr is not None]
+    captured = [leaf for leaf, _ in traced.captured]
+    examples = traced.leaf_values + [traced.trace.const_values[c] for c in traced.consts] + [
+        s.get() for _, s in traced.captured]
+    kernel = Kernel(present, traced.leaves + traced.consts + captured + seeds,
+                    examples + [np.zeros(s.shape) if s.shape else 0.0 for s in seeds], name=name,
+                    guards=guards)
+    return kernel, seeds, grads, examples
+
+
+def spread(grads, values):
+    """Kernel results for the non-None entries of `grads`, None elsewhere."""
+    out = iter(values)
+    return [None if gr is None else next(out) for gr in grads]
+
+
+def _basis(shape):
+    """One-hot arrays (a number for shape ()) for every index of `shape`."""
+    for idx in np.ndindex(shape):
+        e = np.zeros(shape)
+        e[idx] = 1.0
+        yield idx, (e if shape else 1.0)
+
+
+def jacobian_blocks(kernel, oshape, grads, wrt, inputs):
+    """Run a seeded VJP kernel once per output element; None if a guard fails."""
+    jac = [None if gr is None else np.zeros(oshape + leaf.shape) for gr, leaf in zip(grads, wrt)]
+    for idx, e in _basis(oshape):
+        res = kernel(*inputs, e)
+        if res is None:
+            return None
+        for j, row in zip(jac, spread(grads, res)):
+            if j is not None:
+                j[idx] = row
+    return [None if j is None else (j if j.ndim else float(j)) for j in jac]
+
+
+def flat_cotangent(dy, seeds):
+    flat = []
+    pytree.flatten(dy, "dy", flat)
+    if len(flat) != len(seeds):
+        raise ValueError(f"the cotangent dy has {len(flat)} leaves but the output of f "
+                         f"has {len(seeds)}: pass dy shaped like the output")
+    for (path, v), s in zip(flat, seeds):
+        if np.shape(v) != s.shape:
+            raise ValueError(f"cotangent {path} has shape {np.shape(v)}, but the output it "
+                             f"pairs with has shape {s.shape}")
+    return [v for _, v in flat]
