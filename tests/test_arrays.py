@@ -281,6 +281,15 @@ CASES = {
     "ones_like full_like": (lambda x: np.sum(np.ones_like(x) * x)
                             + np.sum(np.full_like(x, 2.0) * x ** 2), v),
     "broadcast_to": (lambda x: np.sum(np.broadcast_to(x, (3, 4)) * A), v),
+    "logsumexp softmax": (lambda x: np.log(np.sum(np.exp(x), axis=1)).sum()
+                          + np.log(np.sum(np.exp(x))), A),
+    "traced exponent": (lambda x: np.sum((x ** 2 + 1.0) ** (0.5 + 0.1 * x)), A),
+    "index data and queries": (lambda x: x[np.argmin(x[:, 0])].sum()
+                               + np.sum(x[np.nonzero(x > 0)]) + np.take(x, np.flatnonzero(x > 0)).sum()
+                               + (np.sum(x) if np.any(x > 0) and not np.all(x > 5) else 0.0)
+                               + (np.shape(x)[0] + np.ndim(x) + np.size(x)) * np.sum(np.copy(x))
+                               + np.sum(np.atleast_1d(x[0, 0])) + np.sum(np.atleast_2d(x[0]) ** 2)
+                               + len(np.argwhere(x > 0)) * x[0, 1], A),
     "item astype": (lambda x: x[0].item() * x.astype(float).sum() + x.astype(int).sum(), v),
 }
 

@@ -1,6 +1,7 @@
 """The documentation cannot drift from the code."""
 import inspect
 import operator
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -98,3 +99,19 @@ def test_readme_snippets_run_and_show_their_results():
                 assert comment.startswith(shown), f"README: {comment!r} but it gives {shown!r}"
                 checked += 1
     assert checked >= 8
+
+
+def test_adding_rules_examples_are_in_the_code():
+    """Every code line on docs/adding_rules.md stands in the file its step names."""
+    text = (ROOT / "docs" / "adding_rules.md").read_text()
+    steps = re.split(r"\n(?=\d\. |## )", text)
+    checked = 0
+    for step in steps:
+        files = re.findall(r"`((?:zygote_sym|tests)/[\w/]+\.py)`", step)
+        for block in re.findall(r"```python\n(.*?)```", step, re.S):
+            for line in filter(None, (ln.strip() for ln in block.splitlines())):
+                sources = [(ROOT / f).read_text() for f in files[:1]] or \
+                          [p.read_text() for p in (ROOT / "zygote_sym").rglob("*.py")]
+                assert any(line in src for src in sources), (files, line)
+                checked += 1
+    assert checked >= 6

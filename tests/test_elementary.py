@@ -59,6 +59,18 @@ CASES = [
     ("expit", lambda x: sc.expit(x), -0.5),
     ("logit", lambda x: sc.logit(x), 0.3),
     ("xlogy", lambda x, y: sc.xlogy(x, y), (0.3, 1.7)),
+    ("erfinv", lambda x: sc.erfinv(x), 0.3),
+    ("erfcinv", lambda x: sc.erfcinv(x), 0.7),
+    ("logaddexp2", lambda x, y: np.logaddexp2(x, y), (0.3, 1.2)),
+    ("deg2rad rad2deg", lambda x: np.deg2rad(x) + np.rad2deg(x), 0.7),
+    ("fmax fmin", lambda x, y: np.fmax(x, y) * np.fmin(x, y), (0.3, 1.2)),
+    ("floor_divide", lambda x: (x // 0.4) * x + np.floor_divide(x, 0.3), 1.3),
+    ("positive", lambda x: np.positive(x) * x, 0.5),
+    ("log_expit", lambda x: sc.log_expit(x), -0.5),
+    ("softplus spelling", lambda x: np.log1p(np.exp(x)), 0.3),
+    ("comparisons", lambda x, y: np.where(np.logical_or(
+        np.logical_and(np.greater_equal(x, y), np.less_equal(x, 2.0)),
+        np.logical_not(np.not_equal(x, y))), x * y, np.where(np.equal(x, y), x, y)), (1.3, 0.3)),
     ("division", lambda x, y: x / y - y / x, (0.3, 1.7)),
     ("composite", lambda x, y: np.exp(np.sin(x) * y) / (1 + x**2), (0.3, 1.7)),
 ]

@@ -379,6 +379,14 @@ class Compiled:
             return "\n".join(k.source for b in self._last.branches for k in b._kernels.values())
         return self._last.kernel.source
 
+    def stages(self):
+        """The most recently used kernel pass by pass: the traced DAG, after
+        rewriting, the plan (temporaries, fused regions, buffers), the source."""
+        if self._last is None or isinstance(self._last, BatchedSpecialization):
+            raise AttributeError("no single kernel yet: call .gradient(...) with the "
+                                 "arguments whose kernel you want to see")
+        return self._last.kernel.stages()
+
     @property
     def guards(self):
         return [] if self._last is None or self._last.traced is None else self._last.guards
@@ -389,8 +397,8 @@ def compile(f=None, *, wrt=None, max_specializations=8):
 
     `c = compile(f)`; `c.gradient(*args)`, `c.withgradient(*args)`,
     `c.jacobian(*args)`, `c(*args)` (the value), `c.source` (the generated
-    Python), `c.derive(*args)`.  `wrt` (an argument index or a tuple of them)
-    limits the gradient to those arguments (the others give None and cost
+    Python), `c.stages()` (every pass), `c.derive(*args)`.  `wrt` (an
+    argument index or a tuple of them) limits the gradient to those arguments (the others give None and cost
     nothing), like JAX's `argnums`.  The first call with a new input
     signature traces, differentiates, generates and compiles; later calls
     run only the kernel, after checking the guards and captured state (see

@@ -38,6 +38,8 @@ NAMES = {
     sp.atanh:     ("math.atanh",           "np.arctanh",      "arctanh", False),
     sp.erf:       ("math.erf",             "sc.erf",          None,      False),
     sp.erfc:      ("math.erfc",            "sc.erfc",         None,      False),
+    sp.erfinv:    ("sc.erfinv",            "sc.erfinv",       None,      False),
+    sp.erfcinv:   ("sc.erfcinv",           "sc.erfcinv",      None,      False),
     sp.gamma:     ("math.gamma",           "sc.gamma",        None,      False),
     sp.loggamma:  ("math.lgamma",          "sc.gammaln",      None,      False),
     sp.polygamma: ("sc.polygamma",         "sc.polygamma",    None,      False),

@@ -11,10 +11,9 @@ so scalar factors are multiplied once instead of once per element, and the
 last product and the sum are one BLAS dot product: no array is written for
 them.
 
-`fold_constants`: a number times a product that is used only there is one
-product with the numbers multiplied (`3*(2*x*y)` is `6*x*y`).  The builders
-already fold `3*(2*x)`; this pass catches the products they could not
-flatten without knowing whether the inner one is shared.
+`fold_constants`: numbers multiplied once (`-200*t*(2*u)` is `-400*t*u`).
+The builders already fold `3*(2*x)`; this pass catches the products they
+could not flatten without knowing whether the inner one is shared.
 """
 import sympy as sp
 
@@ -90,8 +89,15 @@ def rewrite_dots(nodes, shapes):
     return [new.get(n, n) for n in nodes]
 
 
+def _coefficient(x):
+    return x.args[0] if isinstance(x, sp.Mul) and isinstance(x.args[0], sp.Number) else None
+
+
 def fold_constants(nodes):
-    """`nodes` with numbers folded into the products they multiply (see above)."""
+    """`nodes` with numbers folded into the products they multiply: an inner
+    product `d*y...` is flattened into `c*(d*y...)` where that costs no
+    multiplication (it is used only there, or it is `d*y` and the outer
+    product has a number to merge `d` into)."""
     order = postorder(nodes)
     uses = dict.fromkeys(nodes, 1)  # a root is used by the caller
     for node in order:
@@ -102,13 +108,13 @@ def fold_constants(nodes):
         if not children(node):
             continue
         args = [new.get(a, a) for a in node.args]
-        if isinstance(node, sp.Mul) and isinstance(args[0], sp.Number):
-            inner = [a for a in node.args[1:] if isinstance(new.get(a, a), sp.Mul)
-                     and isinstance(new.get(a, a).args[0], sp.Number) and uses[a] == 1]
-            if inner:  # c*(d*x*y) -> (c*d)*x*y
-                args = [f for a, n in zip(args, node.args)
-                        for f in (a.args if n in inner else (a,))]
-                new[node] = b.mul(*args)
+        if isinstance(node, sp.Mul):
+            numbered = any(isinstance(a, sp.Number) for a in args)
+            flat = [a.args if _coefficient(a) is not None and (
+                uses[old] == 1 or numbered and len(a.args) == 2) else (a,)
+                for a, old in zip(args, node.args)]
+            if any(len(f) > 1 for f in flat):
+                new[node] = b.mul(*[x for f in flat for x in f])
                 continue
         if any(x is not y for x, y in zip(args, node.args)):
             new[node] = node.func(*args, evaluate=False)

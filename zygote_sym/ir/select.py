@@ -19,6 +19,7 @@ SAFE = {
     sp.log: (1,), log2: (1,), log10: (1,), log1p: (0,),                    # pole at 0 (-1)
     sp.tan: (0,), sp.asin: (0,), sp.acos: (0,), sp.atanh: (0,), sp.acosh: (2,),
     sp.gamma: (1,), sp.loggamma: (1,), sp.polygamma: (None, 1), sp.Mod: (None, 1),
+    sp.erfinv: (0,), sp.erfcinv: (1,),                                     # pole at ±1 (0, 2)
 }
 
 

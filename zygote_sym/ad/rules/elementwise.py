@@ -80,6 +80,8 @@ PARTIALS = {
     sp.atanh:     lambda y, x: [pow_(sub(ONE, _sq(x)), NEG_ONE)],
     sp.erf:       lambda y, x: [mul(2 / sp.sqrt(sp.pi), call(sp.exp, neg(_sq(x))))],
     sp.erfc:      lambda y, x: [mul(-2 / sp.sqrt(sp.pi), call(sp.exp, neg(_sq(x))))],
+    sp.erfinv:    lambda y, x: [mul(sp.sqrt(sp.pi) / 2, call(sp.exp, _sq(y)))],
+    sp.erfcinv:   lambda y, x: [mul(-sp.sqrt(sp.pi) / 2, call(sp.exp, _sq(y)))],
     sp.gamma:     lambda y, x: [mul(y, call(sp.polygamma, ZERO, x))],
     sp.loggamma:  lambda y, x: [call(sp.polygamma, ZERO, x)],
     sp.Abs:       lambda y, x: [call(sp.sign, x)],

@@ -24,6 +24,9 @@ from ...ir.special import logaddexp, safe, sigmoid, softplus
 from ..tracer import Tracer, apply_values
 
 
+LN2 = sp.log(2)
+
+
 def _f(func):
     return lambda *a: build.call(func, *a)
 
@@ -83,6 +86,7 @@ UFUNCS = {
     np.exp: _f(sp.exp), np.exp2: _f(exp2), np.expm1: _f(expm1),
     np.log: _log, np.log2: _f(log2), np.log10: _f(log10), np.log1p: _log1p,
     np.logaddexp: _logaddexp,
+    np.logaddexp2: lambda a, c: build.div(_logaddexp(build.mul(LN2, a), build.mul(LN2, c)), LN2),
     np.sin: _f(sp.sin), np.cos: _f(sp.cos), np.tan: _f(sp.tan),
     np.arcsin: _f(sp.asin), np.arccos: _f(sp.acos), np.arctan: _f(sp.atan),
     np.arctan2: _f(sp.atan2), np.hypot: _f(hypot),
@@ -107,6 +111,7 @@ UFUNCS = {
     sc.log_expit: lambda x: build.neg(build.call(softplus, build.neg(x))),
     sc.logit: lambda x: build.call(sp.log, build.div(x, build.sub(build.ONE, x))),
     sc.xlogy: _xlogy,
+    sc.erfinv: _f(sp.erfinv), sc.erfcinv: _f(sp.erfcinv),
 }
 
 
