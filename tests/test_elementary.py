@@ -51,6 +51,7 @@ CASES = [
     ("floor", lambda x: np.floor(x) * x, 1.3),
     ("ceil", lambda x: np.ceil(x) * x, 1.3),
     ("sign", lambda x: np.sign(x) * x, -1.3),
+    ("heaviside", lambda x: np.heaviside(x, 0.5) * x + np.heaviside(x - 1.3, 0.25), 1.7),
     ("logaddexp", lambda x, y: np.logaddexp(x, y), (0.3, 1.2)),
     ("erf", lambda x: sc.erf(x), 0.3),
     ("erfc", lambda x: sc.erfc(x), 0.3),

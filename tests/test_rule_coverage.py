@@ -10,11 +10,24 @@ import pytest
 
 import test_arrays
 import test_elementary
+import zygote_sym as zs
 from zygote_sym.ad.backward import grad
 from zygote_sym.ad.rules import VJPS
 from zygote_sym.ir.nodes import postorder
 from zygote_sym.trace import dispatch
 from zygote_sym.trace.call import trace_call
+
+
+# rules whose derivative is not the function's own (so not checked against
+# finite differences by the tables above): (f, args, the gradient)
+EXACT = [
+    (lambda x: x * zs.stop_gradient(x) ** 2, (3.0,), (9.0,)),
+]
+
+
+@pytest.mark.parametrize("f, args, want", EXACT)
+def test_exact_cases(f, args, want):
+    assert zs.gradient(f, *args) == want
 
 
 def _args(point):
@@ -27,6 +40,8 @@ def _cases():
         yield f, _args(point), False
     for f, x in test_arrays.CASES.values():
         yield f, (x,), True
+    for f, args, _ in EXACT:
+        yield f, args, False
 
 
 def _classes_reached():

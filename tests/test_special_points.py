@@ -280,18 +280,39 @@ def test_spellings_of_square_agree(x, want):
 
 # ------------------------------------------------------- ties and kinks
 RELU = [lambda x: np.maximum(x, 0.0), lambda x: np.maximum(0, x), lambda x: np.fmax(x, 0.0),
-        lambda x: np.where(x > 0, x, 0.0), lambda x: np.clip(x, 0.0, None),
-        lambda x: np.clip(x, 0.0, 5.0)]
+        lambda x: np.clip(x, 0.0, None), lambda x: np.clip(x, 0.0, 5.0)]
 
 
 @pytest.mark.parametrize("f", RELU)
 def test_kink_convention_relu(f):
-    """A tie with a constant goes to the constant: relu'(0) = 0 (jax.nn.relu,
-    torch.relu), clip at a bound: 0; the minimum-norm subgradient."""
-    assert grads(f, 0.0) == (0.0,)
+    """The symmetric derivative: relu'(0) = 1/2, clip at a bound: 1/2."""
+    assert grads(f, 0.0) == (0.5,)
     assert grads(f, 2.0) == (1.0,)
     np.testing.assert_array_equal(grads(lambda x: np.sum(f(x)), np.array([-1.0, 0.0, 1.0]))[0],
-                                  [0.0, 0.0, 1.0])
+                                  [0.0, 0.5, 1.0])
+
+
+def test_where_follows_the_condition_written():
+    assert grads(lambda x: np.where(x > 0, x, 0.0), 0.0) == (0.0,)
+    assert grads(lambda x: np.where(x >= 0, x, 0.0), 0.0) == (1.0,)
+
+
+KINKED_SPELLINGS_OF_SMOOTH = [  # (f, its true derivative at 0)
+    (lambda x: np.maximum(x, 0.0) - np.maximum(-x, 0.0), 1.0),        # x
+    (lambda x: np.minimum(x, 0.0) + np.maximum(x, 0.0), 1.0),         # x
+    (lambda x: np.clip(x, 0.0, 1.0) - np.clip(-x, 0.0, 1.0), 1.0),    # x near 0
+    (lambda x: np.abs(x) + x - 2 * np.maximum(x, 0.0), 0.0),          # 0
+    (lambda x: np.fmax(x, 0.0) + np.fmin(x, 0.0) + x, 2.0),          # 2x
+]
+
+
+@pytest.mark.parametrize("f, want", KINKED_SPELLINGS_OF_SMOOTH)
+def test_smooth_functions_spelled_with_kinks_get_their_derivative(f, want):
+    """The symmetric derivative is linear, so sums and differences of kinked
+    pieces that make a smooth function get its true derivative at the kink."""
+    assert grads(f, 0.0) == (want,)
+    x = np.array([-0.5, 0.0, 0.5])
+    np.testing.assert_allclose(grads(lambda x: np.sum(f(x)), x)[0], [want] * 3)
 
 
 def test_kink_convention_abs_sqrt_and_ties():

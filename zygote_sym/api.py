@@ -11,7 +11,8 @@ import sympy as sp
 from . import closed_form, pytree
 from .ad.backward import grad, vjp
 from .codegen.kernel import Kernel
-from .ir.build import const
+from .ir import special
+from .ir.build import call, const
 from .ir.nodes import Leaf
 from .ir.printer import let_bound
 from .params import Grads, Params
@@ -228,17 +229,20 @@ def diaghessian(f, *args):
 
 
 def stop_gradient(x):
-    """x with its gradient cut: a constant for the trace (as `jax.lax.stop_gradient`).
+    """x with its gradient cut (as `jax.lax.stop_gradient`): the value flows,
+    the cotangent does not.  x may be a number, an array or a pytree of
+    them (every leaf is cut).  Compiled kernels recompute the value.
 
     >>> gradient(lambda x: x * stop_gradient(x), 3.0)
     (3.0,)
+    >>> gradient(lambda p: p[0] * stop_gradient(p)[1], [2.0, 5.0])
+    ([5.0, 0.0],)
     """
-    if not isinstance(x, Tracer):
-        return x
-    if x.value is None:
-        raise TypeError("stop_gradient needs a concrete value; it got a symbolic one")
-    return x.trace.new(x.trace.lift(np.array(x.value) if np.ndim(x.value) else x.value),
-                       x.value)
+    flat = []
+    tree = pytree.flatten(x, "x", flat)
+    return pytree.rebuild(tree, iter(
+        v.trace.new(call(special.stop_gradient, v.expr), v.value) if isinstance(v, Tracer) else v
+        for _, v in flat))
 
 
 class Derivation:

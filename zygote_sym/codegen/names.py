@@ -11,7 +11,8 @@ import numpy as np
 import sympy as sp
 from sympy.codegen.cfunctions import exp2, expm1, hypot, log1p, log2, log10
 
-from ..ir.special import either, logaddexp, nonfinite, safe, sigmoid, softplus, strong_mul
+from ..ir.special import (either, logaddexp, nonfinite, safe, sigmoid, softplus, stop_gradient,
+                          strong_mul)
 
 #  SymPy         math                    NumPy              numexpr    timed
 NAMES = {
@@ -49,7 +50,8 @@ NAMES = {
     sp.ceiling:   ("math.ceil",            "np.ceil",         "ceil",    False),
     sp.Max:       ("max",                  "np.maximum",      "maximum", False),
     sp.Min:       ("min",                  "np.minimum",      "minimum", False),
-    sp.Heaviside: ("float({} > 0)",        "np.heaviside({}, {})", None, False),  # H(0) = 0 only
+    sp.Heaviside: ("(1.0 if {0} > 0 else {1} if {0} == 0 else 0.0)", "np.heaviside({}, {})",
+                   None, False),
     softplus:     ("_softplus",            "_np_softplus",    None,      False),
     sigmoid:      ("_sigmoid",             "sc.expit",        None,      False),
     logaddexp:    ("_logaddexp",           "np.logaddexp",    None,      False),
@@ -57,6 +59,7 @@ NAMES = {
     nonfinite:    ("(not math.isfinite({}))", "_nonfinite",   None,      False),
     either:       ("({} or {})",           "({} or {})",      None,      False),
     safe:         ("({0} if {1} else {2})", "np.where({1}, {0}, {2})", None, False),
+    stop_gradient: ("({})",                "({})",            None,      False),
 }
 
 MATH = {f: row[0] for f, row in NAMES.items()}

@@ -10,6 +10,7 @@
   scalar `nonfinite(c)` (or an `either` of them) of the cotangents the
   infinity would come from: while it is false (almost always), kernels
   multiply plainly, without looking for nans.
+- `stop_gradient(x)`: x, with derivative 0.
 - `safe(x, c, s)`: x where c holds, else the safe point s: how a select's
   branch not taken keeps an op's argument in its domain (build.where), and a
   denominator away from 0 where its numerator is 0 too.  (Not to be confused
@@ -68,6 +69,15 @@ class nonfinite(BooleanFunction):
 class either(BooleanFunction):
     """a or b, for two scalar truth values (SymPy's Or sorts its arguments,
     which walks their trees: exponential on a shared DAG)."""
+
+
+class stop_gradient(sp.Function):
+    """x, through which no cotangent flows (`jax.lax.stop_gradient`): a node,
+    so a compiled kernel recomputes x at every call."""
+
+    @classmethod
+    def eval(cls, x):
+        return x
 
 
 class safe(sp.Function):

@@ -4,19 +4,21 @@ PARTIALS maps a SymPy function class to `partials(y, *args)`, the list of
 ∂y/∂arg for the node `y = f(*args)`, built from unevaluated nodes (SymPy's
 `fdiff` evaluates, and is only the fallback for functions missing here).
 Where reusing the node is cheaper than recomputing it, the rule does
-(`exp' = y`, `tanh' = 1 - y**2`).  Products, powers and ties, whose
-partials depend on which operands are differentiated, are the rules at the
-bottom.  Every rule becomes an entry of VJPS through `ctx.chain`, which
+(`exp' = y`, `tanh' = 1 - y**2`).  Products and powers, whose partials
+depend on which operands are differentiated, are the rules at the bottom.  Every rule becomes an entry of VJPS through `ctx.chain`, which
 multiplies the cotangent by each partial and unbroadcasts it.
 
 POLES and `unbounded` name the partials that are infinite where the
 function is finite (sqrt at 0): the backward pass multiplies below them
 with a strong zero.  Conventions (docs/special_points.md):
 
-- kinks take the minimum-norm subgradient: `Abs'(0) = 0` (sign), a tie of
-  `Max`/`Min` between two inputs splits equally (JAX's `maximum`), a tie
-  with a constant goes to the constant (`maximum(x, 0)'(0) = 0`, as
-  `jax.nn.relu` and `torch.relu`; `clip` at its bounds: 0);
+- kinks take the symmetric derivative, the mean of the one-sided ones:
+  `Abs'(0) = 0` (sign), a tie of `Max`/`Min` splits equally, with another
+  input or with a constant (`maximum(x, 0)'(0) = 1/2`; `clip` at a bound:
+  1/2).  It is linear, so a differentiable function spelled with kinked
+  pieces gets its true derivative: `maximum(x, 0) - maximum(-x, 0)` is x,
+  and its gradient at 0 is 1 (under relu'(0) = 0, as `jax.nn.relu`, it
+  would be 0);
 - `floor`, `ceiling`, `sign`, `Heaviside` have derivative 0;
 - `hypot` and `atan2` at the origin have partials 0 (as `norm` at 0).
 """
@@ -27,7 +29,8 @@ from ...ir.build import (HALF, NEG_ONE, ONE, ZERO, add, call, div, mul, neg, pow
                          strong_mul as strong_product, sub)
 from ...ir.ops import Where
 from ...ir.select import pick
-from ...ir.special import logaddexp, nonfinite, safe, sigmoid, softplus, strong_mul
+from ...ir.special import (logaddexp, nonfinite, safe, sigmoid, softplus, stop_gradient,
+                           strong_mul)
 
 
 def _rsqrt(x):
@@ -47,11 +50,6 @@ def _nonzero(x):
 def _tie(a, b):
     """1 where a > b, 1/2 where a == b, 0 where a < b."""
     return mul(HALF, add(ONE, call(sp.sign, sub(a, b))))
-
-
-def _above(a, b):
-    """1 where a > b, else 0 (a tie goes to b)."""
-    return call(sp.Heaviside, sub(a, b), ZERO)
 
 
 PARTIALS = {
@@ -93,8 +91,11 @@ PARTIALS = {
                                    neg(div(a, _nonzero(add(_sq(a), _sq(b)))))],
     hypot:        lambda y, a, b: [div(a, _nonzero(y)), div(b, _nonzero(y))],
     sp.Mod:       lambda y, a, b: [ONE, neg(call(sp.floor, div(a, b)))],
+    sp.Max:       lambda y, a, b: [_tie(a, b), _tie(b, a)],
+    sp.Min:       lambda y, a, b: [_tie(b, a), _tie(a, b)],
     strong_mul:   lambda y, a, b, hit: [b, a, None],
     safe:         lambda y, x, c, s: [ONE, None, None],
+    stop_gradient: lambda y, x: [ZERO],
 }
 
 
@@ -127,17 +128,6 @@ def _pow(ctx, y, ct):
     return ctx.chain(y, ct, out)
 
 
-def _extremum(ties):
-    """Max/Min: a tie of two inputs splits equally; a tie with a constant goes
-    to the constant (`above`: the relu convention)."""
-    def rule(ctx, y, ct):
-        a, b = y.args
-        step = ties if ctx.active(a) and ctx.active(b) else _above
-        first, second = (step(a, b), step(b, a)) if y.func is sp.Max else (step(b, a), step(a, b))
-        return ctx.chain(y, ct, [first, second])
-    return rule
-
-
 def _where(ctx, y, ct):
     """Only the chosen operand receives the cotangent; a strong-zero flag
     passes through unchanged."""
@@ -157,8 +147,6 @@ VJPS = {
     **{f: chained(p) for f, p in PARTIALS.items()},
     sp.Mul: _mul,
     sp.Pow: _pow,
-    sp.Max: _extremum(_tie),
-    sp.Min: _extremum(_tie),
     Where: _where,
 }
 

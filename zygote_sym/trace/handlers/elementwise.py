@@ -95,7 +95,7 @@ UFUNCS = {
     np.degrees: lambda x: build.mul(180 / sp.pi, x), np.rad2deg: lambda x: build.mul(180 / sp.pi, x),
     np.radians: lambda x: build.mul(sp.pi / 180, x), np.deg2rad: lambda x: build.mul(sp.pi / 180, x),
     np.absolute: _f(sp.Abs), np.fabs: _f(sp.Abs), np.sign: _f(sp.sign),
-    np.floor: _f(sp.floor), np.ceil: _f(sp.ceiling),
+    np.floor: _f(sp.floor), np.ceil: _f(sp.ceiling), np.heaviside: _f(sp.Heaviside),
     np.maximum: _f(sp.Max), np.minimum: _f(sp.Min), np.fmax: _f(sp.Max), np.fmin: _f(sp.Min),
     np.greater: lambda a, b: build.relation(">", a, b),
     np.greater_equal: lambda a, b: build.relation(">=", a, b),
