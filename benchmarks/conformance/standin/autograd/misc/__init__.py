@@ -1,0 +1,2 @@
+from .flatten import flatten  # noqa
+from .tracers import const_graph  # noqa
