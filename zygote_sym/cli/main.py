@@ -2,27 +2,37 @@
 import argparse
 from pathlib import Path
 
-import numpy as np
-import sympy
-
 import zygote_sym as zs
 
 from . import nist
+from .expr import ExprError, as_numpy_function, parse
 from .functions import main as functions
 from .tour import run
 
 
-def _derive(expr, at):
+def _derive(text, at):
     try:
-        names = sorted(str(s) for s in sympy.sympify(expr).free_symbols)
-    except sympy.SympifyError as e:
-        raise SystemExit(f"derive: cannot read {expr!r} ({e}); write it with plain "
-                         "function names, e.g. 'sin(x)*y + x**2'")
-    namespace = {k: getattr(np, k) for k in dir(np) if not k.startswith("_")}
-    f = eval(f"lambda {', '.join(names)}: {expr}", namespace)
-    values = dict(kv.split("=") for kv in at)
-    args = [float(values[n]) if n in values else sympy.Symbol(n, real=True) for n in names]
-    d = zs.derive(f, *args)
+        expr = parse(text)
+        symbols = sorted(expr.free_symbols, key=lambda s: s.name)
+        f = as_numpy_function(expr, symbols)
+    except ExprError as e:
+        raise SystemExit(f"derive: {e}") from None
+    names = [s.name for s in symbols]
+    if not names:
+        raise SystemExit(f"derive: {text!r} has no variables to differentiate by")
+    values = {}
+    for pair in at:
+        name, eq, value = (part.strip() for part in pair.partition("="))
+        if not eq or not name:
+            raise SystemExit(f"derive: --at takes NAME=VALUE pairs, e.g. x=0.5; not {pair!r}")
+        if name not in names:
+            raise SystemExit(f"derive: --at {pair}: {text!r} has no variable {name!r} "
+                             f"(its variables: {', '.join(names)})")
+        try:
+            values[name] = float(value)
+        except ValueError:
+            raise SystemExit(f"derive: --at {pair}: {value!r} is not a number") from None
+    d = zs.derive(f, *[values.get(s.name, s) for s in symbols])
     print(d)
     print("LaTeX:", d.latex())
     if d.source:
@@ -46,7 +56,8 @@ def main(argv=None):
     sub.add_parser("tour", help="run the founding examples (the default command)")
     p = sub.add_parser("derive", help="print the closed-form gradient of an expression, "
                                       "e.g. derive 'sin(x)*y + x**2' [--at x=0.5 y=2]")
-    p.add_argument("expr", help="a Python expression in NumPy function names (sin, exp, ...)")
+    p.add_argument("expr", help="numbers, names, + - * / ** and functions (sin, exp, arctan2, "
+                                "...); read, never run (zygote_sym/cli/expr.py)")
     p.add_argument("--at", nargs="*", default=[], metavar="NAME=VALUE",
                    help="example values (decide branches; also shows the generated kernel)")
     p = sub.add_parser("fit", help="fit a NIST StRD nonlinear-regression .dat file from both "

@@ -28,16 +28,17 @@ array([0.        , 1.26424112])
 >>> lre(np.array([1.00001, 2.0]), np.array([1.0, 2.0]))
 array([ 5., 15.])
 """
-import ast
 import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import sympy as sp
 from scipy.optimize import least_squares
 
 from ..optimize import residuals as flat_residuals
+from . import expr
 
 __all__ = ["Dataset", "parse", "MODELS", "model_from_text", "model_for", "residuals", "sse",
            "fit", "lre", "agree", "report", "run_file", "DEFAULT_METHOD"]
@@ -264,54 +265,30 @@ MODELS = {
 }
 
 
-_FUNCTIONS = {"exp": np.exp, "log": np.log, "sqrt": np.sqrt, "sin": np.sin, "cos": np.cos,
-              "tan": np.tan, "arctan": np.arctan, "atan": np.arctan}
-_ALLOWED = (ast.Expression, ast.BinOp, ast.UnaryOp, ast.Call, ast.Name, ast.Load,
-            ast.Constant, ast.Add, ast.Sub, ast.Mult, ast.Div, ast.Pow, ast.USub, ast.UAdd)
-
-
 def model_from_text(text):
     """A NumPy model function `model(b, x)` from a NIST model expression.
 
     text is the right-hand side of the header's `y = ... + e`, in the NIST
     notation: `**` powers, `[...]` as parentheses, parameters b1..bp, the
-    predictor x, `pi`, and the functions exp, log, sqrt, sin, cos, tan,
-    arctan.  Anything else (attributes, other names, subscripts) raises
-    ValueError, so a file's text is never run as arbitrary Python.
-    p is the highest parameter index named; the returned function unpacks
-    exactly p parameters.
+    predictor x, `pi`, and the functions of :mod:`zygote_sym.cli.expr` (exp,
+    log, sqrt, sin, cos, tan, arctan, ...).  It is read by
+    :func:`zygote_sym.cli.expr.parse`, never run: anything else (attributes,
+    other names, subscripts) raises ValueError.  p is the highest parameter
+    index named; the returned function unpacks exactly p parameters.
     """
-    src = text.replace("[", "(").replace("]", ")").replace("^", "**")
+    names = {"x", *re.findall(r"\bb[1-9]\d*\b", text)}
     try:
-        tree = ast.parse(src, mode="eval")
-    except SyntaxError as e:
-        raise ValueError(f"cannot read the model {text!r}: {e.msg}") from None
-    params = set()
-    for node in ast.walk(tree):
-        if not isinstance(node, _ALLOWED):
-            raise ValueError(f"the model {text!r} uses {type(node).__name__}, which a NIST "
-                             "model expression does not contain")
-        if isinstance(node, ast.Constant) and not isinstance(node.value, (int, float)):
-            raise ValueError(f"the model {text!r} contains the constant {node.value!r}")
-        if isinstance(node, ast.Call) and not (isinstance(node.func, ast.Name)
-                                               and node.func.id in _FUNCTIONS):
-            raise ValueError(f"the model {text!r} calls an unknown function "
-                             f"(known: {', '.join(sorted(_FUNCTIONS))})")
-        if isinstance(node, ast.Name):
-            if re.fullmatch(r"b[1-9]\d*", node.id):
-                params.add(int(node.id[1:]))
-            elif node.id not in _FUNCTIONS and node.id not in ("x", "pi"):
-                raise ValueError(f"the model {text!r} names {node.id!r}; expected b1..bp, "
-                                 "x, pi and functions")
-    p = max(params, default=0)
-    code = compile(tree, f"<NIST model {text}>", "eval")
-    names = [f"b{i}" for i in range(1, p + 1)]
+        rhs = expr.parse(text, names=names, brackets=True)
+    except expr.ExprError as e:
+        raise ValueError(f"NIST model: {e}") from None
+    p = max((int(n[1:]) for n in names - {"x"}), default=0)
+    f = expr.as_numpy_function(rhs, sp.symbols([f"b{i}" for i in range(1, p + 1)] + ["x"],
+                                                real=True))
 
     def model(b, x):
         if len(b) != p:
             raise ValueError(f"the model {text!r} has {p} parameters; got {len(b)}")
-        env = dict(_FUNCTIONS, pi=np.pi, x=x, **dict(zip(names, b)))
-        return eval(code, {"__builtins__": {}}, env)
+        return f(*b, x)
     model.__name__ = "nist_model"
     model.__doc__ = f"y = {text}"
     model.n_params = p
