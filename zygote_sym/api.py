@@ -19,7 +19,8 @@ from .params import Grads, Params
 from .trace.call import trace_call
 from .trace.tracer import Tracer
 from .transform import (WithGradient, as_leaf_result, as_result, flat_cotangent,
-                        jacobian_blocks, scalar_output, seeded_kernel, spread)
+                        jacobian_blocks, lift_results, plain, scalar_output, seeded_kernel,
+                        spread)
 
 
 def _symbolic_names(traced):
@@ -39,7 +40,7 @@ def _evaluate(traced, nodes):
         inputs = traced.leaves + traced.consts
         values = traced.leaf_values + [traced.trace.const_values[c] for c in traced.consts]
         kernel = Kernel(present, inputs, values)
-        out = iter(kernel(*values))
+        out = iter(lift_results(traced, present, kernel(*values)))
     return [None if n is None else next(out) for n in nodes]
 
 
@@ -116,9 +117,9 @@ def pullback(f, *args):
     (30.0, (30.0, 20.0, 12.0))
     """
     traced = trace_call(f, args)
-    y = pytree.rebuild(traced.out_tree, iter(
-        [as_result(v, v) if isinstance(v, (int, float, np.ndarray, np.number)) else v
-         for v in traced.out_values]))
+    y_values = [as_result(v, v) if isinstance(v, (int, float, np.ndarray, np.number)) else v
+                for v in traced.out_values]
+    y = pytree.rebuild(traced.out_tree, iter(y_values))
     if traced.symbolic:
         seeds = [Leaf(f"dy{i}", traced.shapes(e), role="ct")
                  for i, e in enumerate(traced.out_exprs)]
@@ -132,9 +133,14 @@ def pullback(f, *args):
         return y, back
     kernel, seeds, grads, examples = seeded_kernel(traced, traced.out_exprs, traced.leaves,
                                                     "pullback")
+    y = pytree.rebuild(traced.out_tree, iter(lift_results(traced, traced.out_exprs, y_values)))
 
     def back(dy):
-        return _mirror(traced, spread(grads, kernel(*examples, *flat_cotangent(dy, seeds))))
+        dy = flat_cotangent(dy, seeds)
+        values = kernel(*examples, *map(plain, dy))
+        present = [gr for gr in grads if gr is not None]
+        return _mirror(traced, spread(grads, lift_results(traced, present, values,
+                                                          dict(zip(seeds, dy)))))
     back.source = kernel.source
     return y, back
 

@@ -10,7 +10,8 @@ from . import pytree
 from .ad.backward import vjp
 from .codegen.kernel import Kernel
 from .errors import NonScalarOutputError
-from .ir.nodes import Leaf
+from .ir.nodes import Leaf, substitute
+from .trace.tracer import Tracer, newest
 
 WithGradient = namedtuple("WithGradient", ["val", "grad"])
 
@@ -29,7 +30,9 @@ def scalar_output(traced, fname):
 def as_result(value, example):
     """A kernel result in the form its input had: Fraction in -> Fraction out
     where the result is exact, arrays -> float arrays of the input's shape,
-    numbers -> float."""
+    numbers -> float.  A tracer (a nested derivative's result) stays one."""
+    if isinstance(value, Tracer):
+        return value
     if isinstance(example, Fraction) and isinstance(value, (Fraction, int)):
         return Fraction(value)
     if isinstance(example, np.ndarray):
@@ -45,7 +48,7 @@ def as_result(value, example):
 def as_leaf_result(grad, example):
     """A gradient in its input's form (SymPy stays SymPy, as do closed forms
     that still hold symbols in mixed symbolic/numeric calls)."""
-    if grad is None or isinstance(example, sp.Expr):
+    if grad is None or isinstance(example, sp.Expr) or isinstance(grad, Tracer):
         return grad
     if isinstance(grad, sp.Basic) and not grad.is_number:
         return grad
@@ -108,3 +111,30 @@ def flat_cotangent(dy, seeds):
             raise ValueError(f"cotangent {path} has shape {np.shape(v)}, but the output it "
                              f"pairs with has shape {s.shape}")
     return [v for _, v in flat]
+
+
+def lift_results(traced, nodes, values, seeds=None):
+    """Results of a derivative taken inside another one (nesting), as tracers
+    of the enclosing trace, so the outer derivative differentiates them too.
+
+    Every leaf of the inner trace is replaced by what it stands for in the
+    enclosing trace: a tracer of it (an argument or a captured value of an
+    enclosing trace), or a constant.  `seeds` maps cotangent seed leaves to
+    their values (pullback's dy, itself maybe traced).  Without tracers of an
+    enclosing trace, `values` are returned as they are.  None nodes stay None.
+    """
+    inner, seeds = traced.trace, seeds or {}
+    enclosing = newest([*inner.outer.values(), *seeds.values()])
+    if enclosing is None:
+        return values
+    stands_for = {**dict(zip(traced.leaves, traced.leaf_values)),
+                  **{c: inner.const_values[c] for c in traced.consts}, **inner.outer, **seeds}
+    mapping = {leaf: enclosing.lift(v) for leaf, v in stands_for.items()}
+    present = [n for n in nodes if n is not None]
+    lifted = iter(substitute(present, mapping))
+    return [None if n is None else enclosing.new(next(lifted), v) for n, v in zip(nodes, values)]
+
+
+def plain(v):
+    """The value of a tracer of an enclosing trace (a nested derivative's input)."""
+    return v.value if isinstance(v, Tracer) else v

@@ -65,7 +65,7 @@ def arg_names(f, n):
 def _make_leaf(path, value):
     if isinstance(value, sp.Expr):
         return Leaf(path, ())
-    complex_ = np.iscomplexobj(value)
+    complex_ = np.iscomplexobj(value.value if isinstance(value, Tracer) else value)
     return Leaf(path, np.shape(value), **({"complex": True, "real": None} if complex_ else {}))
 
 
@@ -115,6 +115,7 @@ def trace_call(f, args, names=None, params=(), capture=False):
             s.set(by_id[id(p)])
         out = f(*traced_args)
     finally:
+        trace.done = True  # a tracer of it met later is an escaped one
         for s, p in originals:
             s.set(p)
         scrub([f, *args],
@@ -125,5 +126,6 @@ def trace_call(f, args, names=None, params=(), capture=False):
     out_exprs = [trace.lift(v) for _, v in out_flat]
     out_values = [v.value if isinstance(v, Tracer) else v for _, v in out_flat]
     consts = [leaf for leaf in trace.const_values]
-    return Traced(trace, leaves, [v for _, v in flat], trees, out_tree, out_exprs,
+    values = [v.value if isinstance(v, Tracer) else v for _, v in flat]  # (a nested trace)
+    return Traced(trace, leaves, values, trees, out_tree, out_exprs,
                   out_values, consts, n_params=len(params), captured=captured)

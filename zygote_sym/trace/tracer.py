@@ -7,6 +7,7 @@ value and records a :class:`Guard`; the real Python code runs, so dicts,
 lists, closures and recursion just work.  In fully symbolic mode (SymPy
 arguments) the value is None and control flow raises.
 """
+import itertools
 import operator
 from dataclasses import dataclass
 from fractions import Fraction
@@ -45,29 +46,41 @@ class Guard:
         return f"{text} is {self.outcome}"
 
 
+_levels = itertools.count()
+
+
 class Trace:
     """The state of one trace: the shape table, constants, leaves and guards.
 
     `dispatch` answers the NumPy and Python operations on its tracers
     (trace/dispatch.py: one registry); it is handed in, so this module
-    knows no handler."""
+    knows no handler.
+
+    Nesting (a gradient inside a gradient): each trace has its own tracers
+    and a `level`, higher for a trace started later, as JAX's traces have.
+    An operation on tracers of several traces happens in the newest
+    (`newest`); there a tracer of an enclosing trace is a leaf of role
+    "outer" (`outer` maps it back), a constant of the inner derivative that
+    stands for a node of the outer trace, so perturbations never mix.  The
+    inner transformation's results are then lifted into the enclosing trace
+    (api.py), where they stay differentiable.
+    """
 
     def __init__(self, dispatch):
         self.dispatch = dispatch
+        self.level = next(_levels)
+        self.done = False       # set when f has returned: its tracers are dead
         self.shapes = Shapes()
         self.guards = []
-        self.consts = {}        # id(array) -> (Leaf, array); the array kept alive
-        self.const_values = {}  # Leaf -> array
+        self.consts = {}        # id(array or outer tracer) -> (Leaf, it); kept alive
+        self.const_values = {}  # Leaf -> array (an outer tracer's value)
+        self.outer = {}         # Leaf -> the enclosing trace's Tracer it stands for
 
     def lift(self, x):
         """A non-traced operand as a node: numbers become SymPy numbers,
         arrays become constant leaves (inputs of the generated kernel)."""
         if isinstance(x, Tracer):
-            if x.trace is not self:
-                raise TracerConversionError(
-                    "a value traced by another zygote_sym call reached this trace; "
-                    "nested differentiation must pass values as arguments")
-            return x.expr
+            return x.expr if x.trace is self else self._outer_leaf(x)
         if isinstance(x, (list, tuple)):
             x = np.asarray(x)
         if isinstance(x, np.ndarray) and x.ndim > 0:
@@ -81,8 +94,32 @@ class Trace:
             x = x[()]
         return b.const(x)
 
+    def _outer_leaf(self, x):
+        """The leaf that stands for `x`, a tracer of an enclosing trace."""
+        if x.trace.done or x.trace.level > self.level:
+            raise TracerConversionError(
+                "a traced value escaped the function that was being differentiated (it "
+                "was stored and used after that call returned): pass values as "
+                "arguments instead of keeping them in global state between calls")
+        if x.value is None:
+            raise TracerConversionError(
+                "a symbolic value of an enclosing derive() reached a nested derivative: "
+                "nested derivatives need numeric example values")
+        hit = self.consts.get(id(x))
+        if hit is None:
+            leaf = Leaf(f"o{len(self.outer)}", x.shape, role="outer")
+            hit = self.consts[id(x)] = (leaf, x)
+            self.const_values[leaf] = x.value
+            self.outer[leaf] = x
+        return hit[0]
+
     def new(self, expr, value):
-        """A tracer for `expr`; its logical shape is checked against the value's."""
+        """A tracer for `expr`; its logical shape is checked against the value's.
+        A tracer of an enclosing trace as the value (an argument of a nested
+        derivative) is recorded in `outer` and its value taken."""
+        if isinstance(value, Tracer):
+            self.outer[expr] = value
+            value = value.value
         if value is not None:
             shape = np.shape(value)
             if self.shapes(expr) != shape:
@@ -116,12 +153,25 @@ def apply_values(fn, *values):
             return fn(*[np.float64(_plain(v)) if np.ndim(v) == 0 else v for v in values])
 
 
+def newest(values, default=None):
+    """The trace an operation on these values happens in: the newest trace of
+    the tracers among them (searching lists and tuples)."""
+    found = default
+    for v in values:
+        t = v.trace if isinstance(v, Tracer) else \
+            newest(v) if isinstance(v, (list, tuple)) else None
+        if t is not None and (found is None or t.level > found.level):
+            found = t
+    return found
+
+
 def _operator(ufunc, pyop, reflected=False):
     """A Python operator: the node of `ufunc` (one table for both spellings),
     the value of the Python operator."""
     def method(self, other):
         operands = (other, self) if reflected else (self, other)
-        return self.trace.dispatch.operator(self.trace, ufunc, pyop, operands)
+        trace = newest(operands)
+        return trace.dispatch.operator(trace, ufunc, pyop, operands)
     return method
 
 
@@ -277,7 +327,8 @@ class Tracer:
 
     # --------------------------------------------------------------- NumPy
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
-        return self.trace.dispatch.ufunc(self.trace, ufunc, method, inputs, kwargs)
+        trace = newest(inputs)
+        return trace.dispatch.ufunc(trace, ufunc, method, inputs, kwargs)
 
     def __array_function__(self, func, types, args, kwargs):
         return self.trace.dispatch.function(func, args, kwargs)
@@ -292,6 +343,11 @@ class Tracer:
         self._rebind(self.trace.dispatch.function(operator.setitem, (self, key, value), {}))
 
     def _rebind(self, new):
+        if new.trace is not self.trace:
+            raise TracerConversionError(
+                "item assignment of a nested derivative's traced value into an array of "
+                "an enclosing derivative: build a new array instead (np.where, "
+                "np.concatenate, or x = x + ...)")
         self.expr, self.value = new.expr, new.value
         if self.base is not None:
             base, restore = self.base

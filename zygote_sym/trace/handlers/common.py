@@ -13,7 +13,7 @@ from numpy.lib.array_utils import normalize_axis_tuple
 from ...errors import NoRuleError
 from ...ir import build as b
 from ...ir.ops import BroadcastTo
-from ..tracer import Tracer
+from ..tracer import Tracer, newest
 
 
 def table():
@@ -30,14 +30,9 @@ def table():
 
 
 def trace_of(values):
-    for v in values:
-        if isinstance(v, Tracer):
-            return v.trace
-        if isinstance(v, (list, tuple)):
-            found = trace_of(v)
-            if found is not None:
-                return found
-    return None
+    """The trace an operation on `values` happens in (the newest, when a
+    nested derivative mixes tracers of several traces)."""
+    return newest(values)
 
 
 def value_of(x):
