@@ -149,7 +149,12 @@ def _jacobian_rows(traced, out, wrt, name):
     """J[leaf] of shape out_shape + leaf_shape for each leaf of `wrt`, by one
     kernel call per output element (reverse mode, as jax.jacrev)."""
     kernel, seeds, grads, examples = seeded_kernel(traced, [out], wrt, name)
-    return jacobian_blocks(kernel, seeds[0].shape, grads, wrt, examples)
+    present = [gr for gr in grads if gr is not None]
+
+    def lift(values, e):  # a nested Jacobian: its rows stay differentiable
+        return spread(grads, lift_results(traced, present, values, {seeds[0]: e}))
+    return jacobian_blocks(kernel, seeds[0].shape, grads, wrt, examples,
+                           lift if traced.trace.outer else None)
 
 
 def jacobian(f, *args):
@@ -158,7 +163,10 @@ def jacobian(f, *args):
     For an output of shape S and an input leaf of shape L the block has shape
     S + L (JAX's `jacrev` convention); a scalar output gives the gradient,
     a scalar input gives an array of shape S.  Returns a tuple mirroring the
-    arguments, None where the output does not depend on an input.
+    arguments, None where the output does not depend on an input (zeros
+    where it does, through derivatives that are zero).  For an output that
+    is a pytree (a tuple, a dict, ...), the result has the output's
+    structure with such a tuple at each of its leaves (JAX's order).
 
     >>> import numpy as np
     >>> J = jacobian(lambda a, x: a**2 * x, np.array([1., 2., 3.]), 1.0)
@@ -168,47 +176,73 @@ def jacobian(f, *args):
            [0., 0., 6.]])
     >>> J[1]
     array([1., 4., 9.])
+    >>> jacobian(lambda x: {'sq': x**2, 'lin': 3*x}, 2.0)
+    {'sq': (4.0,), 'lin': (3.0,)}
     """
     traced = trace_call(f, args)
-    if len(traced.out_exprs) != 1:
-        raise TypeError(f"jacobian needs f to return one array or number; it returned "
-                        f"{len(traced.out_exprs)} leaves: stack them with np.stack, or call "
-                        "jacobian once per output")
     if traced.symbolic:
         raise TypeError("jacobian needs numeric arguments; for closed forms use derive")
-    jac = _jacobian_rows(traced, traced.out_exprs[0], traced.leaves, "jacobian")
-    it = iter(jac)
-    return tuple(pytree.mirror(t, it) for t in traced.arg_trees)
+    per_output = []
+    for out in traced.out_exprs:
+        blocks = iter(_jacobian_rows(traced, out, traced.leaves, "jacobian"))
+        per_output.append(tuple(pytree.mirror(t, blocks) for t in traced.arg_trees))
+    if traced.out_tree.kind == "leaf":
+        return per_output[0]
+    return pytree.rebuild(traced.out_tree, iter(per_output))
 
 
-def _second_order(f, args, fname):
+def _hessian_rows(f, args, fname):
+    """(traced, rows): rows[k][m] = ∂²f/∂leaf_k∂leaf_m over the flattened
+    arguments; zeros where f depends on both leaves but the block is
+    identically zero, None where f does not depend on one of them."""
     traced = trace_call(f, args)
     out = scalar_output(traced, fname)
     if traced.symbolic:
         raise TypeError(f"{fname} needs numeric arguments; for closed forms use derive")
-    return traced, grad(out, traced.leaves, traced.shapes)
+    leaves = traced.leaves
+    grads = grad(out, leaves, traced.shapes)
+    rows = []
+    for gk, lk in zip(grads, leaves):
+        blocks = [None] * len(leaves) if gk is None else \
+            _jacobian_rows(traced, gk, leaves, fname)
+        rows.append([b if b is not None or gk is None or gm is None else
+                     (np.zeros(lk.shape + lm.shape) if lk.shape + lm.shape else 0.0)
+                     for b, gm, lm in zip(blocks, grads, leaves)])
+    return traced, rows
 
 
-def hessian(f, x):
-    """The Hessian of scalar f at x (one argument: a number or an array).
+def hessian(f, *args):
+    """The Hessian of scalar f: the Jacobian of its gradient, for any
+    arguments (numbers, arrays, pytrees).
 
-    The result has shape x.shape + x.shape (JAX's convention; a float for a
-    scalar x).  It is the Jacobian of the symbolic gradient, which is itself
-    a SymPy DAG differentiated again.
+    For one argument x the result is the block ∂²f/∂x∂x: shape x.shape +
+    x.shape (JAX's convention; a float for a scalar x), or for a pytree x,
+    x's structure holding x's structure of blocks.  For several arguments it
+    is H[i][j] = ∂²f/∂args[i]∂args[j] (JAX's `hessian` with a tuple of
+    argnums).  A block is zeros where f depends on both inputs but the
+    second derivative is identically zero, None where f does not depend on
+    one of them.  The gradient is itself a SymPy DAG, differentiated again.
 
     >>> import numpy as np
     >>> hessian(lambda x: x[0]*x[1], np.array([0.3, -0.2]))
     array([[0., 1.],
            [1., 0.]])
+    >>> hessian(lambda x, y: x**2 * y, 1.0, 2.0)
+    ((4.0, 2.0), (2.0, 0.0))
+    >>> hessian(lambda p: p['a'] * p['b'], {'a': 1.0, 'b': 2.0})
+    {'a': {'a': 0.0, 'b': 1.0}, 'b': {'a': 1.0, 'b': 0.0}}
     """
-    traced, (grad,) = _second_order(f, (x,), "hessian")
-    leaf = traced.leaves[0] if len(traced.leaves) == 1 else None
-    if leaf is None:
-        raise TypeError("hessian takes one number or array; for several arguments "
-                        "flatten them into one array, or use diaghessian")
-    if grad is None:
-        return np.zeros(leaf.shape * 2) if leaf.shape else 0.0
-    return _jacobian_rows(traced, grad, [leaf], "hessian")[0]
+    traced, rows = _hessian_rows(f, args, "hessian")
+    trees = traced.arg_trees
+    starts = np.cumsum([0] + [pytree.count_leaves(t) for t in trees])
+
+    def block(i, j):  # arg i's structure holding arg j's structure of blocks
+        return pytree.mirror(trees[i], iter(
+            pytree.mirror(trees[j], iter(rows[k][starts[j]:starts[j + 1]]))
+            for k in range(starts[i], starts[i + 1])))
+    if len(args) == 1:
+        return block(0, 0)
+    return tuple(tuple(block(i, j) for j in range(len(args))) for i in range(len(args)))
 
 
 def diaghessian(f, *args):
@@ -219,20 +253,17 @@ def diaghessian(f, *args):
     >>> diaghessian(lambda x: np.sum(x**3), np.array([[1., 2.], [3., 4.]]))
     (array([[ 6., 12.],
            [18., 24.]]),)
+    >>> diaghessian(lambda x, y: x * y, 1.0, 2.0)
+    (0.0, 0.0)
     """
-    traced, grads = _second_order(f, args, "diaghessian")
+    traced, rows = _hessian_rows(f, args, "diaghessian")
     diag = []
-    for leaf, gr in zip(traced.leaves, grads):
-        if gr is None:
-            diag.append(None)
-            continue
-        block = _jacobian_rows(traced, gr, [leaf], "diaghessian")[0]
-        n = int(np.prod(leaf.shape))
-        d = np.diagonal(np.reshape(block, (n, n))).reshape(leaf.shape) if leaf.shape else block
-        diag.append(d if leaf.shape else float(d))
+    for k, leaf in enumerate(traced.leaves):
+        block, n = rows[k][k], int(np.prod(leaf.shape))
+        diag.append(block if block is None or not leaf.shape else
+                    np.reshape(np.diagonal(np.reshape(block, (n, n))), leaf.shape))
     it = iter(diag)
     return tuple(pytree.mirror(t, it) for t in traced.arg_trees)
-
 
 def stop_gradient(x):
     """x with its gradient cut (as `jax.lax.stop_gradient`): the value flows,

@@ -87,8 +87,15 @@ def _basis(shape):
         yield idx, (e if shape else 1.0)
 
 
-def jacobian_blocks(kernel, oshape, grads, wrt, inputs):
-    """Run a seeded VJP kernel once per output element; None if a guard fails."""
+def jacobian_blocks(kernel, oshape, grads, wrt, inputs, lift=None):
+    """Run a seeded VJP kernel once per output element; None if a guard fails.
+    `lift(values, seed)` (a nested derivative) makes each row tracers of the
+    enclosing trace, stacked by traced NumPy calls."""
+    if lift is not None:
+        rows = [lift(kernel(*inputs, e), e) for _, e in _basis(oshape)]
+        return [None if gr is None else
+                np.reshape(np.stack([r[k] for r in rows]), oshape + leaf.shape) if oshape
+                else rows[0][k] for k, (gr, leaf) in enumerate(zip(grads, wrt))]
     jac = [None if gr is None else np.zeros(oshape + leaf.shape) for gr, leaf in zip(grads, wrt)]
     for idx, e in _basis(oshape):
         res = kernel(*inputs, e)
