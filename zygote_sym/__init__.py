@@ -4,8 +4,10 @@
 >>> zs.gradient(lambda a, b: a*b, 2, 3)
 (3.0, 2.0)
 """
-from .api import (Derivation, TraceView, derive, diaghessian, gradient, hessian, jacobian,
-                  make_trace, pullback, stop_gradient, withgradient)
+from .api import (Buffer, Derivation, TraceView, checkpointed, derive, diaghessian, dropgrad,
+                  forwarddiff, gradient, hessian, hessian_reverse, hvp, ignore_derivatives,
+                  jacobian, jvp, make_trace, pullback, stop_gradient, withgradient,
+                  withjacobian)
 from .compiled import Compiled, compile
 from .params import Grads, Params
 from .errors import NoRuleError, NonScalarOutputError, SymbolicBranchError, TracerConversionError
@@ -14,6 +16,8 @@ from .transform import WithGradient
 from . import optimize
 
 __all__ = ["gradient", "withgradient", "pullback", "jacobian", "hessian", "diaghessian", "derive",
-           "stop_gradient", "make_trace", "TraceView", "compile", "Compiled", "Params", "Grads", "Derivation",
+           "stop_gradient", "make_trace", "TraceView", "compile", "jvp", "hvp", "withjacobian",
+           "Buffer", "forwarddiff", "checkpointed", "ignore_derivatives", "dropgrad",
+           "hessian_reverse", "Compiled", "Params", "Grads", "Derivation",
            "WithGradient", "Tangent", "register_pytree", "TracerConversionError",
            "SymbolicBranchError", "NoRuleError", "NonScalarOutputError", "optimize"]

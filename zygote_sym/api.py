@@ -11,9 +11,11 @@ import sympy as sp
 from . import closed_form, pytree
 from .ad.backward import grad, vjp
 from .codegen.kernel import Kernel
+from .errors import NonScalarOutputError
+from .ir import build
 from .ir import special
-from .ir.build import call, const
 from .ir.nodes import Leaf
+from .ir.ops import Sum
 from .ir.printer import let_bound
 from .params import Grads, Params
 from .trace.call import trace_call
@@ -26,7 +28,7 @@ from .transform import (WithGradient, as_leaf_result, as_result, flat_cotangent,
 def _symbolic_names(traced):
     """Leaf -> expression for closed forms: the user's SymPy expression, or
     the number itself for a numeric scalar beside symbolic ones."""
-    return {leaf: v if isinstance(v, sp.Expr) else const(v)
+    return {leaf: v if isinstance(v, sp.Expr) else build.const(v)
             for leaf, v in zip(traced.leaves, traced.leaf_values) if np.ndim(v) == 0}
 
 
@@ -74,25 +76,46 @@ def withgradient(f, *args):
     implicit parameters of a zero-argument f; the gradient is then a
     :class:`Grads`.
 
+    When f returns a tuple, list or namedtuple whose first element is a
+    scalar, `val` is the whole output and the gradient is that of the first
+    element (Zygote's rule: the rest is auxiliary output).
+
     Raises NonScalarOutputError if f does not return a scalar; TypeError
     (naming the argument path) for arguments that cannot be flattened.
 
     >>> withgradient(lambda a, b: a / b, 1, 2)
     WithGradient(val=0.5, grad=(0.5, -0.25))
+    >>> withgradient(lambda x: (x**2, {'cube': x**3}), 2.0)
+    WithGradient(val=(4.0, {'cube': 8.0}), grad=(4.0,))
     """
     traced, params = _trace(f, args)
-    out = scalar_output(traced, "withgradient")
+    out = _loss(traced, "withgradient")
     grads = grad(out, traced.leaves, traced.shapes)
-    val, *grads = _evaluate(traced, [out] + grads)
+    n = len(traced.out_exprs)
+    values = _evaluate(traced, traced.out_exprs + grads)
+    outs, grads = values[:n], values[n:]
     if not traced.symbolic:
-        val = as_result(val, 0.0)
+        outs = [as_result(v, 0.0) if np.ndim(v) == 0 else v for v in outs]
+    val = pytree.rebuild(traced.out_tree, iter(outs))
     return WithGradient(val, _mirror(traced, grads, params))
 
 
-def gradient(f, *args):
+def _loss(traced, fname):
+    """The node differentiated: f's scalar output, or the first element of a
+    tuple/list/namedtuple output that is a scalar (Zygote's aux rule)."""
+    tree = traced.out_tree
+    if tree.kind in ("tuple", "list", "namedtuple") and tree.children \
+            and tree.children[0].kind == "leaf" and traced.shapes(traced.out_exprs[0]) == ():
+        return traced.out_exprs[0]
+    return scalar_output(traced, fname)
+
+
+def gradient(f, *args, has_aux=False):
     """The gradient of scalar `f(*args)` with respect to each argument.
 
     See :func:`withgradient` for the accepted arguments and result shapes.
+    With `has_aux=True` (JAX's spelling), f returns `(loss, aux)` and the
+    result is `(gradient, aux)`.
 
     >>> gradient(lambda x: 3*x**2 + 2*x + 1, 5)
     (32.0,)
@@ -101,8 +124,20 @@ def gradient(f, *args):
     >>> from fractions import Fraction
     >>> gradient(lambda x: 3*x**2 + 2*x + 1, Fraction(1, 4))
     (Fraction(7, 2),)
+    >>> gradient(lambda x: (x**2, 'aux'), 3.0, has_aux=True)
+    ((6.0,), 'aux')
     """
-    return withgradient(f, *args).grad
+    val, grads = withgradient(f, *args)
+    if not has_aux:
+        if isinstance(val, (tuple, list)):
+            raise NonScalarOutputError(
+                "gradient needs f to return one scalar, but it returned a tuple: pass "
+                "has_aux=True if the rest is auxiliary output, or use withgradient, "
+                "whose val is the whole output")
+        return grads
+    if not isinstance(val, (tuple, list)) or len(val) != 2:
+        raise TypeError("gradient(..., has_aux=True) needs f to return a pair (loss, aux)")
+    return grads, val[1]
 
 
 def pullback(f, *args):
@@ -278,7 +313,7 @@ def stop_gradient(x):
     flat = []
     tree = pytree.flatten(x, "x", flat)
     return pytree.rebuild(tree, iter(
-        v.trace.new(call(special.stop_gradient, v.expr), v.value) if isinstance(v, Tracer) else v
+        v.trace.new(build.call(special.stop_gradient, v.expr), v.value) if isinstance(v, Tracer) else v
         for _, v in flat))
 
 
@@ -399,3 +434,116 @@ def make_trace(f, *args, gradient=False):
         out = scalar_output(traced, "make_trace(..., gradient=True)")
         outputs += [gr for gr in grad(out, traced.leaves, traced.shapes) if gr is not None]
     return TraceView(traced.leaves, outputs, traced.guards)
+
+
+def jvp(f, primals, tangents):
+    """`(f(*primals), J·tangents)`: the Jacobian-vector product, forward mode
+    (as `jax.jvp`).  `primals` and `tangents` are tuples of the same
+    structure; the result's tangent has the output's structure (zeros where
+    the output does not depend on the inputs).
+
+    Built as the derivative of a VJP with respect to its cotangent seed u:
+    `<J^T u, t>` is linear in u, so its gradient in u is `J t` exactly, one
+    more backward pass over the symbolic DAG (the "transpose trick").
+
+    >>> import numpy as np
+    >>> jvp(lambda x, y: x * y, (2.0, 3.0), (1.0, 0.0))
+    (6.0, 3.0)
+    >>> jvp(lambda x: np.sin(x), (np.zeros(2),), (np.array([1.0, 2.0]),))
+    (array([0., 0.]), array([1., 2.]))
+    """
+    primals, tangents = tuple(primals), tuple(tangents)
+    traced = trace_call(f, primals)
+    if traced.symbolic:
+        raise TypeError("jvp needs numeric primals; for closed forms use derive")
+    flat = []
+    for i, t in enumerate(tangents):
+        pytree.flatten(t, f"tangents[{i}]", flat)
+    if len(tangents) != len(primals) or len(flat) != len(traced.leaves) or any(
+            np.shape(v) != leaf.shape for (_, v), leaf in zip(flat, traced.leaves)):
+        raise ValueError("jvp needs tangents shaped like the primals: one per primal, of "
+                         "the same structure and shapes")
+    shapes = traced.shapes
+    dirs = [Leaf(f"t{k}", leaf.shape, role="const") for k, leaf in enumerate(traced.leaves)]
+    seeds = [Leaf(f"u{i}", shapes(e), role="ct") for i, e in enumerate(traced.out_exprs)]
+    cts = vjp(traced.out_exprs, seeds, traced.leaves, shapes)
+    pairing = build.add(*[_inner(ct, d, shapes) for ct, d in zip(cts, dirs) if ct is not None])
+    jt = vjp([pairing], [build.ONE], seeds, shapes) if pairing != 0 else [None] * len(seeds)
+    nodes = list(traced.out_exprs) + [j for j in jt if j is not None]
+    inputs = traced.leaves + traced.consts + dirs + seeds
+    zeros = [np.zeros(s.shape) if s.shape else 0.0 for s in seeds]
+    values = traced.leaf_values + [traced.trace.const_values[c] for c in traced.consts] + \
+        [plain(v) for _, v in flat] + zeros
+    out = lift_results(traced, nodes, Kernel(nodes, inputs, values)(*values),
+                       {**dict(zip(dirs, [v for _, v in flat])), **dict(zip(seeds, zeros))})
+    n = len(traced.out_exprs)
+    it = iter(out[n:])
+    tangent = [as_result(next(it), e) if j is not None else
+               (np.zeros(np.shape(e)) if np.ndim(e) else 0.0)
+               for j, e in zip(jt, out[:n])]
+    return (pytree.rebuild(traced.out_tree, iter([as_result(v, v) for v in out[:n]])),
+            pytree.rebuild(traced.out_tree, iter(tangent)))
+
+
+def _inner(a, b, shapes):
+    """The scalar node <a, b> of two nodes of b's shape (a sum of products)."""
+    p, shape = build.mul(a, b), b.shape
+    return Sum.make(build.broadcast_to(p, shape, shapes), tuple(range(len(shape))), False) \
+        if shape else p
+
+
+def hvp(f, primals, tangents):
+    """The Hessian-vector product H·v of scalar f, as `jvp` of its gradient:
+    shaped like the primals (a tuple).
+
+    >>> import numpy as np
+    >>> hvp(lambda x: np.sum(x**3), (np.array([1.0, 2.0]),), (np.array([1.0, 0.0]),))
+    (array([6., 0.]),)
+    """
+    return jvp(lambda *p: gradient(f, *p), primals, tangents)[1]
+
+
+def withjacobian(f, *args):
+    """`(val, grad)`: f's value and its :func:`jacobian` (Zygote's `withjacobian`).
+
+    >>> withjacobian(lambda x: 2 * x, 3.0)
+    WithGradient(val=6.0, grad=(2.0,))
+    """
+    y, _ = pullback(f, *args)
+    return WithGradient(y, jacobian(f, *args))
+
+
+def Buffer(x, *dims):
+    """A writable array for building a result element by element (Zygote's
+    `Buffer`): zeros like x (or of shape `dims`), traced when x is, so
+    `buf[i] = value` is a functional update that keeps its gradient.
+
+    >>> import numpy as np
+    >>> def f(x):
+    ...     b = Buffer(x)
+    ...     for i in range(len(x)):
+    ...         b[i] = x[i] ** 2
+    ...     return np.sum(b)
+    >>> gradient(f, np.array([1.0, 2.0]))
+    (array([2., 4.]),)
+    """
+    shape = tuple(dims) if dims else np.shape(x)
+    if isinstance(x, Tracer):
+        return np.zeros_like(x, shape=shape)
+    return np.zeros(shape)
+
+
+def forwarddiff(f, x):
+    """f(x) (Zygote's `forwarddiff` asks for forward mode inside reverse mode;
+    zygote_sym's derivatives are exact symbolic DAGs either way)."""
+    return f(x)
+
+
+def checkpointed(f, *args):
+    """f(*args) (Zygote's `checkpointed` trades memory for recomputation;
+    a zygote_sym kernel already computes only the nodes the gradient needs)."""
+    return f(*args)
+
+
+ignore_derivatives = dropgrad = stop_gradient  # Zygote's spellings
+hessian_reverse = hessian                      # (Zygote: the same Hessian, reverse over reverse)
