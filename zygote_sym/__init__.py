@@ -9,6 +9,7 @@ from .api import (Buffer, Derivation, TraceView, checkpointed, derive, diaghessi
                   jacobian, jvp, make_trace, pullback, stop_gradient, withgradient,
                   withjacobian)
 from .compiled import Compiled, compile
+from .custom import custom_jvp, custom_vjp, hook
 from .params import Grads, Params
 from .errors import NoRuleError, NonScalarOutputError, SymbolicBranchError, TracerConversionError
 from .pytree import Tangent, register_pytree
@@ -18,6 +19,6 @@ from . import optimize
 __all__ = ["gradient", "withgradient", "pullback", "jacobian", "hessian", "diaghessian", "derive",
            "stop_gradient", "make_trace", "TraceView", "compile", "jvp", "hvp", "withjacobian",
            "Buffer", "forwarddiff", "checkpointed", "ignore_derivatives", "dropgrad",
-           "hessian_reverse", "Compiled", "Params", "Grads", "Derivation",
+           "hessian_reverse", "custom_vjp", "custom_jvp", "hook", "Compiled", "Params", "Grads", "Derivation",
            "WithGradient", "Tangent", "register_pytree", "TracerConversionError",
            "SymbolicBranchError", "NoRuleError", "NonScalarOutputError", "optimize"]
