@@ -535,13 +535,21 @@ def Buffer(x, *dims):
 
 def forwarddiff(f, x):
     """f(x) (Zygote's `forwarddiff` asks for forward mode inside reverse mode;
-    zygote_sym's derivatives are exact symbolic DAGs either way)."""
+    zygote_sym's derivatives are exact symbolic DAGs either way).
+
+    >>> gradient(lambda x: forwarddiff(lambda y: y**2, x), 3.0)
+    (6.0,)
+    """
     return f(x)
 
 
 def checkpointed(f, *args):
     """f(*args) (Zygote's `checkpointed` trades memory for recomputation;
-    a zygote_sym kernel already computes only the nodes the gradient needs)."""
+    a zygote_sym kernel already computes only the nodes the gradient needs).
+
+    >>> gradient(lambda x: checkpointed(lambda y: y**3, x), 2.0)
+    (12.0,)
+    """
     return f(*args)
 
 

@@ -20,6 +20,12 @@ _STATIC_TYPES = (str, bytes, bool, np.bool_, type(None), type(Ellipsis), slice, 
                  enum.Enum, types.FunctionType, types.BuiltinFunctionType,
                  types.MethodType, types.ModuleType, type, np.dtype)
 _REGISTRY = {}
+# Complex numbers are refused until they are supported with Zygote's convention
+# (a real f's gradient is df/dRe(z) + i df/dIm(z)): a silent wrong number
+# (SymPy's holomorphic rules applied to abs(z)) is worse than an error.
+_COMPLEX = ("{path} is complex; zygote_sym differentiates real values only for now: pass "
+            "the real and imaginary parts as two real arguments, f(x + 1j*y) -> "
+            "f(x, y) computing with x and y")
 
 
 class Tangent:
@@ -96,6 +102,8 @@ def _record_fields(x):
 def flatten(x, path, leaves):
     """Append (path, leaf) pairs of `x` to `leaves`; return its tree Node."""
     if is_leaf(x):
+        if not getattr(type(x), "pytree_leaf", False) and np.iscomplexobj(x):
+            raise TypeError(_COMPLEX.format(path=path))
         leaves.append((path, x))
         return Node("leaf")
     if isinstance(x, _STATIC_TYPES):

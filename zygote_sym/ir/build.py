@@ -14,8 +14,9 @@ from fractions import Fraction
 import numpy as np
 import sympy as sp
 from sympy.core.relational import Relational
+from sympy.logic.boolalg import Boolean
 
-from .ops import BroadcastTo, Einsum, Norm, Reshape, Sum, SumTo, Transpose
+from .ops import BroadcastTo, Einsum, Norm, Reshape, Sum, SumTo, Transpose, Where
 from .special import sigmoid, strong_mul as _strong_mul
 
 ZERO, ONE, NEG_ONE = sp.Integer(0), sp.Integer(1), sp.Integer(-1)
@@ -43,7 +44,9 @@ def const(value):
     if hasattr(value, "numerator") and hasattr(value, "denominator"):
         return sp.Rational(int(value.numerator), int(value.denominator))
     if isinstance(value, (complex, np.complexfloating)):
-        return const(value.real) + sp.I * const(value.imag)
+        raise TypeError(f"the complex constant {value!r} reached a traced computation; "
+                        "zygote_sym differentiates real values only for now: write it with "
+                        "real and imaginary parts as real numbers")
     raise TypeError(f"cannot use {type(value).__name__} {value!r} as a constant")
 
 
@@ -51,7 +54,20 @@ def _is_num(x):
     return isinstance(x, sp.Number)
 
 
+# --- truth values used as numbers (`(x > 0)*x`, `x - (x > 0)`, `True + x`) ---
+def _as_number(x):
+    """A truth value in arithmetic is the select 1 where it holds, else 0
+    (shaped like it; derivative 0 through the comparison), as NumPy's bools."""
+    if not isinstance(x, Boolean) or isinstance(x, sp.Expr):  # (a Symbol is both)
+        return x
+    if x is sp.true or x is sp.false:
+        return ONE if x is sp.true else ZERO
+    return Where(x, ONE, ZERO, evaluate=False)
+# ---
+
+
 def add(*args):
+    args = [_as_number(a) for a in args]
     args = [a for a in args if a is not ZERO and a != 0]
     nums = [a for a in args if _is_num(a)]
     if len(nums) > 1:
@@ -72,6 +88,7 @@ def _scaled(x):
 
 
 def mul(*args):
+    args = [_as_number(a) for a in args]
     args = [a for a in args if a is not ONE and a != 1]
     if any(a == 0 for a in args if _is_num(a)):
         return ZERO
@@ -112,6 +129,7 @@ def strong_mul(a, b, hit):
 
 
 def pow_(base, exp):
+    base, exp = _as_number(base), _as_number(exp)
     if exp == 1:
         return base
     if exp == 0 and _is_num(base):  # x**0 stays a node: its gradient is 0, not None
