@@ -152,3 +152,24 @@ def test_symbolic_nesting_is_refused_clearly():
     x = sympy.Symbol("x")
     with pytest.raises(Exception, match="numeric"):
         zs.derive(lambda x: zs.gradient(lambda y: x * y, 1.0)[0], x)
+
+
+# ------------------------------------------------------------ check_grads
+@pytest.mark.parametrize("order", [1, 2, 3])
+def test_check_grads_in_both_modes_to_third_order(order):
+    from zygote_sym.testing import check_grads
+    check_grads(lambda x, y: np.sum(np.exp(x) * np.sin(y)), np.array([0.1, 0.4]), 0.3,
+                order=order, modes=("fwd", "rev"))
+    check_grads(lambda x: np.tanh(x) * x, np.array([0.2, -0.5]), order=order,
+                modes=("fwd", "rev"))  # a non-scalar output: random cotangents
+
+
+def test_check_grads_catches_a_wrong_rule():
+    from zygote_sym.testing import check_grads
+
+    @zs.custom_vjp
+    def wrong(x):
+        return np.sin(x)
+    wrong.defvjp(lambda x: (np.sin(x), x), lambda x, ct: (ct * 2 * x,))
+    with pytest.raises(AssertionError, match="rev mode"):
+        check_grads(wrong, 0.3)

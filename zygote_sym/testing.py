@@ -6,7 +6,7 @@ returns None otherwise, so users can put it in their own tests.
 import numpy as np
 
 from . import pytree
-from .api import gradient
+from .api import gradient, jvp
 
 
 def _flat_float(args):
@@ -41,22 +41,70 @@ def numerical_gradient(f, *args, eps=1e-6):
     return tuple(pytree.mirror(t, it) for t in trees)
 
 
-def check_grads(f, *args, eps=1e-6, rtol=1e-5, atol=1e-7):
-    """Assert that `gradient(f, *args)` matches central differences.
+def check_grads(f, *args, order=1, modes=("rev",), eps=1e-6, rtol=1e-5, atol=1e-7):
+    """Assert that f's derivatives match central differences (as
+    `jax.test_util.check_grads` and autograd's `check_grads`).
 
-    A leaf whose gradient is None must have a numerical gradient of 0.
-    Raises AssertionError naming the argument path on a mismatch.
+    modes: "rev" checks the gradient (a VJP with a random cotangent for a
+    non-scalar f), "fwd" a JVP along a random direction.  order=2 also checks
+    the derivative of that derivative (a function that itself differentiates:
+    nesting), and so on.  A leaf whose gradient is None must have a numerical
+    gradient of 0.  Raises AssertionError naming the argument path, mode and
+    order on a mismatch.
 
     >>> import numpy as np
     >>> check_grads(lambda x, y: np.sin(x) * y, 0.5, 2.0)
+    >>> check_grads(lambda x: np.exp(x) * x, np.array([0.1, 0.4]), order=2, modes=("fwd", "rev"))
     """
+    rng = np.random.default_rng(0)
+    for mode in modes:
+        if mode not in _MODES:
+            raise ValueError(f"check_grads: mode {mode!r} is not one of {sorted(_MODES)}")
+        g = _MODES[mode](f, args, rng)
+        _check_scalar(g, args, eps, rtol, atol, f"{mode} mode")
+        if order > 1:
+            check_grads(g, *args, order=order - 1, modes=modes, eps=eps, rtol=rtol, atol=atol)
+
+
+def _random_like(tree, rng):
+    flat = []
+    t = pytree.flatten(tree, "x", flat)
+    return pytree.rebuild(t, iter(rng.standard_normal(np.shape(v)) if np.ndim(v) else
+                                  float(rng.standard_normal()) for _, v in flat))
+
+
+def _pairing(a, b):
+    """<a, b> over two pytrees of the same structure (traced values welcome)."""
+    fa, fb = [], []
+    pytree.flatten(a, "a", fa)
+    pytree.flatten(b, "b", fb)
+    return sum(np.sum(x * y) for (_, x), (_, y) in zip(fa, fb))
+
+
+def _rev(f, args, rng):
+    """x -> <u, f(x)>: a scalar whose gradient is the VJP of f with cotangent u."""
+    u = _random_like(f(*args), rng)
+    return lambda *a: _pairing(u, f(*a))
+
+
+def _fwd(f, args, rng):
+    """x -> <u, J(x) v>: a scalar built from f's JVP along a fixed direction v."""
+    v = _random_like(args, rng)
+    u = _random_like(f(*args), rng)
+    return lambda *a: _pairing(u, jvp(f, a, v)[1])
+
+
+_MODES = {"rev": _rev, "fwd": _fwd}
+
+
+def _check_scalar(f, args, eps, rtol, atol, what):
     got = _flat_float(gradient(f, *args))[1]
     want = _flat_float(numerical_gradient(f, *args, eps=eps))[1]
     _, leaves = _flat_float(args)
     for (path, _), (_, w), (_, gv) in zip(leaves, want, _pad(got, want)):
         gv = np.zeros_like(np.asarray(w, float)) if gv is None else np.asarray(gv, float)
         if not np.allclose(gv, w, rtol=rtol, atol=atol):
-            raise AssertionError(f"gradient for {path}: zygote_sym gives {gv}, "
+            raise AssertionError(f"gradient for {path} ({what}): zygote_sym gives {gv}, "
                                  f"central differences give {w}")
 
 
