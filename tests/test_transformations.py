@@ -173,3 +173,12 @@ def test_check_grads_catches_a_wrong_rule():
     wrong.defvjp(lambda x: (np.sin(x), x), lambda x, ct: (ct * 2 * x,))
     with pytest.raises(AssertionError, match="rev mode"):
         check_grads(wrong, 0.3)
+
+
+def test_params_in_pullback_and_jacobian():
+    W, x = np.array([[1.0, 2.0], [3.0, 4.0]]), np.array([1.0, -1.0])
+    J = zs.jacobian(lambda: W @ x, zs.Params([W]))
+    np.testing.assert_array_equal(J[W], [[[1.0, -1.0], [0.0, 0.0]], [[0.0, 0.0], [1.0, -1.0]]])
+    y, back = zs.pullback(lambda: np.sum(W @ x), zs.Params([W]))
+    assert y == -2.0
+    np.testing.assert_array_equal(back(1.0)[W], [[1.0, -1.0], [1.0, -1.0]])

@@ -147,11 +147,14 @@ def pullback(f, *args):
     array or pytree of them otherwise) and returns the tuple of cotangents
     for the arguments, shaped like :func:`gradient`'s result.
 
+    A single :class:`Params` argument means implicit parameters of a
+    zero-argument f, and `back(dy)` returns :class:`Grads`.
+
     >>> y, back = pullback(lambda a, b, c: a*b*c, 2.0, 3.0, 5.0)
     >>> y, back(2.0)
     (30.0, (30.0, 20.0, 12.0))
     """
-    traced = trace_call(f, args)
+    traced, params = _trace(f, args)
     y_values = [as_result(v, v) if isinstance(v, (int, float, np.ndarray, np.number)) else v
                 for v in traced.out_values]
     y = pytree.rebuild(traced.out_tree, iter(y_values))
@@ -164,7 +167,7 @@ def pullback(f, *args):
             names = _symbolic_names(traced)
             names.update(zip(seeds, flat_cotangent(dy, seeds)))
             forms = closed_form.closed_forms([gr for gr in grads if gr is not None], names)
-            return _mirror(traced, spread(grads, forms))
+            return _mirror(traced, spread(grads, forms), params)
         return y, back
     kernel, seeds, grads, examples = seeded_kernel(traced, traced.out_exprs, traced.leaves,
                                                     "pullback")
@@ -175,7 +178,7 @@ def pullback(f, *args):
         values = kernel(*examples, *map(plain, dy))
         present = [gr for gr in grads if gr is not None]
         return _mirror(traced, spread(grads, lift_results(traced, present, values,
-                                                          dict(zip(seeds, dy)))))
+                                                          dict(zip(seeds, dy)))), params)
     back.source = kernel.source
     return y, back
 
@@ -213,14 +216,17 @@ def jacobian(f, *args):
     array([1., 4., 9.])
     >>> jacobian(lambda x: {'sq': x**2, 'lin': 3*x}, 2.0)
     {'sq': (4.0,), 'lin': (3.0,)}
+
+    A single :class:`Params` argument gives :class:`Grads` of the blocks.
     """
-    traced = trace_call(f, args)
+    traced, params = _trace(f, args)
     if traced.symbolic:
         raise TypeError("jacobian needs numeric arguments; for closed forms use derive")
     per_output = []
     for out in traced.out_exprs:
-        blocks = iter(_jacobian_rows(traced, out, traced.leaves, "jacobian"))
-        per_output.append(tuple(pytree.mirror(t, blocks) for t in traced.arg_trees))
+        blocks = _jacobian_rows(traced, out, traced.leaves, "jacobian")
+        per_output.append(Grads(params, blocks) if params is not None else
+                          tuple(pytree.mirror(t, iter(blocks)) for t in traced.arg_trees))
     if traced.out_tree.kind == "leaf":
         return per_output[0]
     return pytree.rebuild(traced.out_tree, iter(per_output))
