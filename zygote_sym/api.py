@@ -50,10 +50,13 @@ def _mirror(traced, grads, params=None):
     """Gradients per leaf -> a tuple mirroring the positional arguments, or
     Grads for implicit parameters."""
     shaped = [as_leaf_result(gr, v) for gr, v in zip(grads, traced.leaf_values)]
-    if params is not None:
-        return Grads(params, shaped)
-    shaped = iter(shaped)
-    return tuple(pytree.mirror(t, shaped) for t in traced.arg_trees)
+    return Grads(params, shaped) if params is not None else _mirror_args(traced, shaped)
+
+
+def _mirror_args(traced, per_leaf):
+    """Values per leaf -> a tuple mirroring the positional arguments."""
+    it = iter(per_leaf)
+    return tuple(pytree.mirror(t, it) for t in traced.arg_trees)
 
 
 def _trace(f, args):
@@ -226,7 +229,7 @@ def jacobian(f, *args):
     for out in traced.out_exprs:
         blocks = _jacobian_rows(traced, out, traced.leaves, "jacobian")
         per_output.append(Grads(params, blocks) if params is not None else
-                          tuple(pytree.mirror(t, iter(blocks)) for t in traced.arg_trees))
+                          _mirror_args(traced, blocks))
     if traced.out_tree.kind == "leaf":
         return per_output[0]
     return pytree.rebuild(traced.out_tree, iter(per_output))
@@ -303,8 +306,7 @@ def diaghessian(f, *args):
         block, n = rows[k][k], int(np.prod(leaf.shape))
         diag.append(block if block is None or not leaf.shape else
                     np.reshape(np.diagonal(np.reshape(block, (n, n))), leaf.shape))
-    it = iter(diag)
-    return tuple(pytree.mirror(t, it) for t in traced.arg_trees)
+    return _mirror_args(traced, diag)
 
 def stop_gradient(x):
     """x with its gradient cut (as `jax.lax.stop_gradient`): the value flows,
