@@ -135,8 +135,9 @@ def gradient(f, *args, has_aux=False):
         if isinstance(val, (tuple, list)):
             raise NonScalarOutputError(
                 "gradient needs f to return one scalar, but it returned a tuple: pass "
-                "has_aux=True if the rest is auxiliary output, or use withgradient, "
-                "whose val is the whole output")
+                "has_aux=True if the rest is auxiliary output (withgradient's val is the "
+                "whole output); for the derivatives of every output use "
+                "zygote_sym.jacobian or zygote_sym.pullback")
         return grads
     if not isinstance(val, (tuple, list)) or len(val) != 2:
         raise TypeError("gradient(..., has_aux=True) needs f to return a pair (loss, aux)")
