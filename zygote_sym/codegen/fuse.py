@@ -12,7 +12,15 @@ backend is faster is measured once per process on this machine
 
 numexpr's rules are the law here: only its functions (names.py), float64
 and bool operands (integer inputs were cast to float on kernel entry), at
-most 63 operands per expression (larger regions stay NumPy).
+most 63 operands per expression (larger regions stay NumPy), no inf/nan
+literals (a node with one is NumPy's).  numexpr parses an expression as
+Python and resolves its names against its own function table, so operands
+are printed as placeholders `_v0, _v1, ...` (`placeholder`), never as the
+user's names (`sin`, `where` or `θ` would break it); a region's NumExpr takes
+them positionally.  One NumExpr object must not run in two threads at once:
+on its single-threaded path (one numexpr thread, small arrays) it keeps the
+call's scratch registers in the object itself (interpreter.cpp,
+`get_temps_space(params, self->mem)`), so each thread gets its own (emit.py).
 """
 import re
 import time
@@ -36,8 +44,13 @@ def is_boolean(node):
     return isinstance(node, (Relational, sp.And, sp.Or, sp.Not, BooleanAtom))
 
 
+_NONFINITE = frozenset({sp.oo, -sp.oo, sp.nan, sp.zoo})
+
+
 def printable(node):
     """Can numexpr evaluate this node given its operands?"""
+    if any(a in _NONFINITE for a in node.args):
+        return False  # numexpr has no inf/nan literal ("inf" would be a variable)
     if isinstance(node, (sp.Add, sp.Mul, sp.Pow, Relational, sp.And, sp.Or, sp.Not, Where)):
         return True
     return node.func in NUMEXPR
@@ -72,12 +85,26 @@ class NumexprPrinter(Printer):
 
 
 
-_NAME = re.compile(r"\b[A-Za-z_][A-Za-z0-9_]*\b(?!\s*\()")
+_PLACEHOLDER = re.compile(r"\b_v[0-9]+\b")
+
+
+def placeholder(table, name):
+    """The numexpr placeholder of kernel variable `name`, added to `table`
+    (placeholder -> name)."""
+    slot = f"_v{len(table)}"
+    table[slot] = name
+    return slot
 
 
 def operand_names(expr):
-    """The variables of a numexpr expression (names not followed by a call)."""
-    return sorted(set(_NAME.findall(expr)) - {"True", "False"})
+    """The placeholders of a numexpr expression, in a fixed order (the
+    region's NumExpr takes its operands in this order)."""
+    return sorted(set(_PLACEHOLDER.findall(expr)), key=lambda s: int(s[2:]))
+
+
+def readable(expr, table):
+    """`expr` with the kernel's names for its placeholders (for comments)."""
+    return _PLACEHOLDER.sub(lambda m: table[m.group(0)], expr)
 
 
 def compile_region(expr, names, bool_names):

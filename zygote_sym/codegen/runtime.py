@@ -5,6 +5,7 @@ The stable scalar forms of ir/special.py's functions are here; NumPy's own
 (`np.logaddexp`, `sc.expit`) serve arrays where they exist.
 """
 import math
+import threading
 from fractions import Fraction
 
 import numpy as np
@@ -69,3 +70,14 @@ NAMESPACE = {
     "_setitem": numpy_ops.setitem, "_shift": numpy_ops.shift, "_linrec": numpy_ops.linrec,
     "_norm": numpy_ops.norm,
 }
+
+
+class PerThread(threading.local):
+    """`.state`: one kernel's work state for the calling thread (its buffers
+    and numexpr objects), a tuple of `make()` for each maker, made the first
+    time a thread reads it (threading.local runs __init__ once per thread).
+    So one kernel runs in any number of threads at once, each on its own
+    buffers, at the cost of one attribute read per call."""
+
+    def __init__(self, makers):
+        self.state = tuple(make() for make in makers)

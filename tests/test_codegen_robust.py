@@ -1,0 +1,342 @@
+"""Generated kernels are robust: any argument name, any size, empty and 0-d
+arrays, and errors that name their cause.  Every test asserts values (against
+NumPy, closed forms or a loop), never timings."""
+import math
+import sys
+import tracemalloc
+import warnings
+
+import numpy as np
+import pytest
+import sympy as sp
+
+import zygote_sym as zs
+from zygote_sym.codegen import fuse
+from zygote_sym.codegen.kernel import Kernel, KernelError
+from zygote_sym.codegen.runtime import NAMESPACE
+from zygote_sym.ir.nodes import Leaf
+from zygote_sym.ir.ops import Reshape, SumTo, Transpose
+
+
+@pytest.fixture
+def regions(monkeypatch):
+    """Force numexpr regions at every size (the cost model may prefer NumPy here)."""
+    monkeypatch.setattr(fuse, "MIN_SIZE", 1)
+    monkeypatch.setattr(fuse, "numexpr_pays", lambda size: True)
+
+
+@pytest.fixture
+def default_recursion_limit():
+    old = sys.getrecursionlimit()
+    sys.setrecursionlimit(1000)
+    yield
+    sys.setrecursionlimit(old)
+
+
+# ------------------------------------------------------- 1. names
+# builtins the printers use (math: abs, max, min, float, round), other
+# builtins, the kernel namespace, numexpr's functions, names like the
+# generated ones, and non-ASCII identifiers
+NAMES = ["abs", "max", "min", "float", "round", "int", "pow", "sum", "len", "range",
+         "math", "np", "sc", "Fraction", "_sign", "_strong_mul", "_sum_to",
+         "sin", "where", "exp", "sqrt", "log", "arctan2", "prod", "real", "contains",
+         "θ", "μ", "x0", "_t0", "_b0", "_ne0", "_v0", "_a1", "_tls", "kernel"]
+BODY = ("N.abs({n})*y + N.maximum({n}, y) + N.minimum({n}*y, 1.0) + N.sin({n})*N.exp(y)*{n}"
+        " + N.where({n} > y, {n}*y, y*y)")
+
+
+def _functions(name):
+    ns = {"N": np}
+    exec(f"def f({name}, y):\n    return {BODY.format(n=name)}\n"
+         f"def h({name}, y):\n    return N.sum({BODY.format(n=name)})\n", ns)
+    return ns["f"], ns["h"]
+
+
+def _expected(a, y):
+    da = (np.sign(a)*y + (a > y) + (a*y < 1.0)*y + np.cos(a)*np.exp(y)*a
+          + np.sin(a)*np.exp(y) + np.where(a > y, y, 0.0))
+    dy = np.abs(a) + (y > a) + (a*y < 1.0)*a + np.sin(a)*np.exp(y)*a + np.where(a > y, a, 2*y)
+    return da, dy
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_any_argument_name_scalars(name):
+    f, _ = _functions(name)
+    for a, y in [(1.5, 0.7), (-0.3, 0.8)]:
+        want = _expected(a, y)
+        assert zs.gradient(f, a, y) == pytest.approx(want, rel=1e-14)
+        assert zs.compile(f).gradient(a, y) == pytest.approx(want, rel=1e-14)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_any_argument_name_arrays_and_numexpr_regions(name, regions):
+    _, h = _functions(name)
+    rng = np.random.default_rng(1)
+    a, y = rng.uniform(-1, 1, 10**5), rng.uniform(-1, 1, 10**5)
+    c = zs.compile(h)
+    ga, gy = c.gradient(a, y)
+    assert "_ne" in c.source
+    want = _expected(a, y)
+    np.testing.assert_allclose(ga, want[0], rtol=1e-13, atol=1e-13)
+    np.testing.assert_allclose(gy, want[1], rtol=1e-13, atol=1e-13)
+
+
+def test_reserved_names_are_renamed_in_the_source():
+    f, _ = _functions("abs")
+    c = zs.compile(f)
+    c.gradient(1.5, 0.7)
+    assert c.source.startswith("def kernel(_a0, y):") and "abs(_a0)" in c.source
+
+
+# ------------------------------------------------------- 2. sizes
+def _sum_of_squares(x):
+    s = 0.0
+    for v in x:
+        s = s + v*v
+    return s
+
+
+def _product(x):
+    p = 1.0
+    for v in x:
+        p = p*v
+    return p
+
+
+def _sin_chain(x):
+    s = 0.0
+    for v in x:
+        s = np.sin(s + v)
+    return s
+
+
+def _sin_chain_reference(x):
+    s, args = 0.0, []
+    for v in x:
+        args.append(s + v)
+        s = np.sin(s + v)
+    d = np.cos(np.array(args))
+    # ds_n/dv_k = cos(a_k) * ... * cos(a_n): a reversed cumulative product
+    return s, np.cumprod(d[::-1])[::-1]
+
+
+@pytest.mark.parametrize("f, reference", [
+    (_sum_of_squares, lambda x: (x @ x, 2*x)),
+    (_product, lambda x: (np.prod(x), np.prod(x)/x)),
+    (_sin_chain, _sin_chain_reference),
+])
+def test_python_loop_over_3000_elements(f, reference, default_recursion_limit):
+    x = np.random.default_rng(0).uniform(0.999, 1.001, 3000)
+    want_val, want_grad = reference(x)
+    val, (g,) = zs.withgradient(f, x)
+    assert val == pytest.approx(want_val, rel=1e-12)
+    np.testing.assert_allclose(g, want_grad, rtol=1e-12)
+    c = zs.compile(f)
+    val, (g,) = c.withgradient(x[::-1].copy())
+    want_val, want_grad = reference(x[::-1])
+    assert val == pytest.approx(want_val, rel=1e-12)
+    np.testing.assert_allclose(g, want_grad, rtol=1e-12)
+    # bounded statements: no line holds the whole loop
+    assert max(map(len, c.source.splitlines())) < 5000
+
+
+def test_python_loop_over_20000_elements(default_recursion_limit):
+    x = np.random.default_rng(2).uniform(-1, 1, 20000)
+    c = zs.compile(_sum_of_squares)
+    val, (g,) = c.withgradient(x)
+    assert val == pytest.approx(x @ x, rel=1e-12)
+    np.testing.assert_allclose(g, 2*x, rtol=1e-15)
+
+
+def test_gradient_of_a_loop_is_one_array_not_one_per_element():
+    """The gradient of `for v in x` adds one one-hot array per element: the
+    kernel adds them in place into one array (memory linear in the size)."""
+    x = np.random.default_rng(3).uniform(-1, 1, 1500)
+    c = zs.compile(_sum_of_squares)
+    c.gradient(x)
+    assert c.source.count("_place(") == 1 and c.source.count("+=") == len(x) - 1
+    tracemalloc.start()
+    try:
+        (g,) = c.gradient(x)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    np.testing.assert_allclose(g, 2*x, rtol=1e-15)
+    assert peak < 2e6  # one full-size array per element would be 18 MB
+
+
+def test_sum_of_scatters_with_repeated_indices_and_other_terms():
+    x = np.array([0.5, -1.0, 2.0, 3.0])
+
+    def f(x):
+        s = np.sum(x*x)
+        for i in [0, 1, 1, 2, 3, 3, 3]:
+            s = s + x[i]*x[np.array([i, i])].sum()
+        return s
+    idx = np.array([0, 1, 1, 2, 3, 3, 3])
+    want = 2*x + 4*np.bincount(idx, minlength=4)*x
+    np.testing.assert_allclose(zs.gradient(f, x)[0], want, rtol=1e-15)
+
+
+def test_many_scalar_arguments_and_outputs(default_recursion_limit):
+    xs = list(np.random.default_rng(4).uniform(-1, 1, 3000))
+    f = lambda *a: sum(v*v for v in a)  # noqa: E731
+    np.testing.assert_allclose(zs.compile(f).gradient(*xs), 2*np.array(xs), rtol=1e-15)
+
+
+def test_wide_and_chain_and_long_array_product(default_recursion_limit, regions):
+    x = np.linspace(-1, 1, 50)
+
+    def masked(x):
+        m = x > -2
+        for i in range(400):
+            m = np.logical_and(m, x > -2 - i)
+        return np.sum(np.where(m, x*x, 0.0))
+    np.testing.assert_allclose(zs.compile(masked).gradient(x)[0], 2*x, rtol=1e-15)
+
+    def product(x):
+        p = 1.0
+        for i in range(1000):
+            p = p*(x + i*1e-7)
+        return np.sum(p)
+    x = np.linspace(0.99, 1.01, 7)
+    factors = np.array([x + i*1e-7 for i in range(1000)])
+    want = np.prod(factors, axis=0)*np.sum(1/factors, axis=0)
+    np.testing.assert_allclose(zs.gradient(product, x)[0], want, rtol=1e-11)
+
+
+# ------------------------------------------------------- 3. empty and 0-d arrays
+def test_mean_of_empty_is_nan_with_a_warning_as_numpy():
+    for f, x in [(np.mean, np.zeros(0)), (np.std, np.zeros(0)),
+                 (lambda x: np.sum(np.mean(x, axis=0)), np.zeros((0, 3)))]:
+        with pytest.warns(RuntimeWarning):
+            want = f(x)
+        assert np.isnan(want)
+        for run in (lambda: zs.withgradient(f, x), lambda: zs.compile(f).withgradient(x)):
+            with pytest.warns(RuntimeWarning):
+                val, (g,) = run()
+            assert np.isnan(val) and g.shape == x.shape
+
+
+def test_sums_over_size_0_axes_match_numpy(regions):
+    for f, x in [(np.sum, np.zeros(0)), (np.prod, np.zeros(0)),
+                 (lambda x: np.sum(np.sum(x, axis=0)**2), np.zeros((0, 3))),
+                 (lambda x: np.sum(np.mean(x, axis=1)), np.zeros((0, 3))),
+                 (lambda x: np.sum(np.sin(x)*x), np.zeros(0)), (lambda x: x @ x, np.zeros(0))]:
+        val, (g,) = zs.compile(f).withgradient(x)
+        assert val == f(x) and g.shape == x.shape
+
+
+def test_max_of_empty_is_numpys_value_error():
+    for f, x in [(np.max, np.zeros(0)), (lambda x: np.sum(np.max(x, axis=1)), np.zeros((3, 0)))]:
+        with pytest.raises(ValueError, match="zero-size array"):
+            f(x)
+        with pytest.raises(ValueError, match="zero-size array"):
+            zs.gradient(f, x)
+
+
+def test_0d_arrays(regions):
+    x = np.array(2.0)
+    for f, want in [(lambda x: np.sin(x)*x, (np.sin(2.0)*2, np.cos(2.0)*2 + np.sin(2.0))),
+                    (lambda x: np.sum(x**2), (4.0, 4.0)), (lambda x: np.mean(x**2), (4.0, 4.0)),
+                    (lambda x: np.max(x**2), (4.0, 4.0))]:
+        for run in (lambda: zs.withgradient(f, x), lambda: zs.compile(f).withgradient(x)):
+            val, (g,) = run()
+            assert val == pytest.approx(want[0], rel=1e-15)
+            assert np.shape(g) == () and g == pytest.approx(want[1], rel=1e-15)
+
+
+def test_division_by_a_zero_constant_follows_numpy():
+    """`x / 0` folds to x*inf as NumPy computes it (inf, nan at 0), never
+    Python's ZeroDivisionError."""
+    with np.errstate(all="ignore"):
+        assert zs.gradient(lambda x: x/0 + x, 2.0) == (math.inf,)
+        val = zs.compile(lambda x: np.sum(x/0)).withgradient(np.array([1.0, -1.0]))
+    assert val.val != val.val  # inf + -inf
+    np.testing.assert_array_equal(val.grad[0], [math.inf, math.inf])
+
+
+@pytest.mark.xfail(reason="printers.py prints sc.softmax, which raises on a size-0 array "
+                          "(NumPy gives -inf and an empty gradient)", strict=False)
+def test_logsumexp_of_empty():
+    val, (g,) = zs.withgradient(lambda x: np.log(np.sum(np.exp(x))), np.zeros(0))
+    assert val == -math.inf and g.shape == (0,)
+
+
+# ------------------------------------------------------- 5. errors in generated code
+def test_outputs_are_never_buffers_or_views_of_them(monkeypatch):
+    monkeypatch.setattr(fuse, "numexpr_pays", lambda size: False)
+    x = Leaf("x", (10**5,))
+    out = Transpose.make(Reshape.make(sp.sin(x)*x + x*x, (100, 1000)), (1, 0))
+    k = Kernel([out], [x], [np.zeros(10**5)])
+    v = np.linspace(0, 1, 10**5)
+    first = k(v)[0]
+    kept = first.copy()
+    k(2*v)
+    np.testing.assert_array_equal(first, kept)
+
+
+def test_numexpr_compile_failure_falls_back_to_numpy(regions, monkeypatch):
+    def refuse(*args):
+        raise ValueError("too many registers")
+    monkeypatch.setattr(fuse, "compile_region", refuse)
+    x = np.linspace(-1, 1, 1000)
+    c = zs.compile(lambda x: np.sum(np.sin(x)*x*x + x))
+    (g,) = c.gradient(x)
+    assert "_ne" not in c.source
+    np.testing.assert_allclose(g, np.cos(x)*x*x + 2*x*np.sin(x) + 1, rtol=1e-14)
+
+
+def test_numexpr_run_failure_falls_back_to_numpy(regions, monkeypatch):
+    def failing(*args):
+        def run(*a, **k):
+            raise RuntimeError("numexpr: an error occurred while running the program")
+        return run
+    monkeypatch.setattr(fuse, "compile_region", failing)
+    x = np.linspace(-1, 1, 1000)
+    f = lambda x: np.sum(np.sin(x)*x*x + x)  # noqa: E731
+    c = zs.compile(f)
+    for _ in range(2):
+        (g,) = c.gradient(x)
+        np.testing.assert_allclose(g, np.cos(x)*x*x + 2*x*np.sin(x) + 1, rtol=1e-14)
+    assert "_ne" not in c.source
+
+
+def test_kernel_error_names_the_function_line_and_cause(monkeypatch):
+    def broken(x, shape):
+        raise IndexError("a bug in a kernel helper")
+    monkeypatch.setitem(NAMESPACE, "_sum_to", broken)
+    x = Leaf("x", (3, 4))
+    b = Leaf("b", (1, 4))
+    k = Kernel([SumTo.make(x*b, (1, 4))], [x, b], [np.ones((3, 4)), np.ones((1, 4))],
+               fname="loss")
+    with pytest.raises(KernelError, match=r"kernel generated for loss raised IndexError: a bug "
+                                          r"in a kernel helper at kernel line \d+, `.*_sum_to"
+                       ) as info:
+        k(np.ones((3, 4)), np.ones((1, 4)))
+    assert isinstance(info.value.__cause__, IndexError)
+
+
+def test_kernel_error_names_an_empty_input(monkeypatch):
+    def broken(x, shape):
+        raise ValueError("zero-size array to reduction operation maximum which has no identity")
+    monkeypatch.setitem(NAMESPACE, "_sum_to", broken)
+    x = Leaf("x", (0, 4))
+    k = Kernel([SumTo.make(x*x, (1, 4))], [x], [np.ones((0, 4))])
+    with pytest.raises(KernelError, match="kernel generated for the differentiated function "
+                                          "raised ValueError.*the input x is empty"):
+        k(np.ones((0, 4)))
+
+
+def test_singular_matrix_is_numpys_error():
+    c = zs.compile(lambda a: np.sum(np.linalg.inv(a)))
+    c.gradient(np.eye(2))
+    with pytest.raises(np.linalg.LinAlgError):
+        c.gradient(np.zeros((2, 2)))
+
+
+def test_math_kernel_falls_back_to_numpy_at_special_points():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        val, (g,) = zs.compile(lambda x: np.log(x)).withgradient(0.0)
+    assert val == -math.inf and g == math.inf
