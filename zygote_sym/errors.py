@@ -15,5 +15,10 @@ class NoRuleError(NotImplementedError):
     """An operation reached a tracer for which zygote_sym has no rule."""
 
 
+class KernelError(RuntimeError):
+    """A generated kernel failed on inputs its function accepts: a fault in
+    zygote_sym's code generation (the cause is chained)."""
+
+
 class NonScalarOutputError(TypeError):
     """`gradient`/`withgradient` got a function whose output is not a scalar."""

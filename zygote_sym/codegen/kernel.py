@@ -18,6 +18,7 @@ from fractions import Fraction
 
 import numpy as np
 
+from ..errors import KernelError
 from ..ir.nodes import Shapes, postorder
 from ..ir.ops import ArrayOp, Where
 from ..ir.printer import let_bound
@@ -27,11 +28,6 @@ from .passes import rewrite_dots
 # Errors that are the input's or the caller's, raised as they are: a singular
 # matrix (NumPy raises it for f itself), running out of memory or of stack.
 _THE_INPUTS = (np.linalg.LinAlgError, MemoryError, RecursionError)
-
-
-class KernelError(RuntimeError):
-    """A generated kernel failed on inputs its function accepts: a fault in
-    zygote_sym's code generation (the cause is chained)."""
 
 
 def choose_backend(values, nodes):
@@ -46,16 +42,6 @@ def choose_backend(values, nodes):
 def _is_int(v):
     return isinstance(v, (int, np.integer)) and not isinstance(v, bool) or (
         isinstance(v, np.ndarray) and v.dtype.kind in "iu")
-
-
-def _rewritten(nodes):
-    """rewrite_dots(nodes), or the nodes as they are where it cannot run: it
-    only saves work, and its search for factors recurses once per level of
-    a nested product (a Python loop `p = p*x_i` over thousands of terms)."""
-    try:
-        return rewrite_dots(nodes, Shapes())
-    except RecursionError:
-        return nodes
 
 
 class Kernel:
@@ -79,7 +65,7 @@ class Kernel:
     def _build(self, backend, fuse=True):
         nodes, inputs, ints, name, guards = self._args
         if backend == "numpy":
-            nodes = _rewritten(nodes)
+            nodes = rewrite_dots(nodes, Shapes())
         source, extra, plan = generate(nodes, inputs, backend, int_leaves=ints, guards=guards,
                                        name=name, fuse=fuse)
         return compile_source(source, name, extra), plan
@@ -92,7 +78,7 @@ class Kernel:
         """The kernel pass by pass, as text (like numexpr's `disassemble`): the
         traced DAG, the DAG after rewriting, the plan, the source."""
         nodes, inputs, _, _, _ = self._args
-        rewritten = _rewritten(nodes) if self.backend == "numpy" else nodes
+        rewritten = rewrite_dots(nodes, Shapes()) if self.backend == "numpy" else nodes
         plan = self.plan
         return "\n".join([
             "# traced", let_bound(nodes, inputs),

@@ -53,11 +53,18 @@ def _full_sum_operand(node, shapes):
 
 
 def _factors(x):
-    if isinstance(x, sp.Mul):
-        return [f for a in x.args for f in _factors(a)]
-    if isinstance(x, sp.Pow) and x.args[1] == 2:
-        return [x.args[0], x.args[0]]
-    return [x]
+    """The factors of a nested product, in order (iterative: a Python loop
+    `p = p*x_i` nests thousands of levels)."""
+    out, stack = [], [x]
+    while stack:
+        y = stack.pop()
+        if isinstance(y, sp.Mul):
+            stack.extend(reversed(y.args))
+        elif isinstance(y, sp.Pow) and y.args[1] == 2:
+            out += [y.args[0], y.args[0]]
+        else:
+            out.append(y)
+    return out
 
 
 def rewrite_dots(nodes, shapes):
