@@ -1,23 +1,33 @@
 """Compiled functions: trace once, then run the kernel on every later call.
 
 `compile(f)` keeps specializations keyed by the inputs' structure, shapes
-and dtypes.  A specialization is reused only while
+and dtypes.  The contract (docs/reliability.md says it in full):
 
-- its guards hold (they are checked inside the kernel, which returns None
-  when one fails: then f is traced again and the new specialization is kept
-  beside the old, at most `max_specializations` per key, with a warning
-  naming the guards of the one dropped);
-- the arrays f captured from closures/globals are still the objects in those
-  places (arrays are kernel inputs, so in-place changes are seen; a rebound
-  name triggers a new trace);
-- the Python numbers f captured from closures/globals still have the values
-  they had (they were folded into the kernel as constants).
+- re-read at every call: the arguments, and the float arrays f reaches
+  without arguments (closures, globals, defaults, attributes, items): they
+  are kernel inputs read from their place, so in-place changes and
+  rebinding are both seen;
+- checked at every call (a change traces f again, like a failed guard): the
+  guards, and everything else f reaches by the names its code uses:
+  numbers, bools, strings, NumPy scalars, tuples, the items and length of
+  lists, dicts and sets, integer/boolean arrays (by content), object and
+  class attributes, module attributes of the user's modules, the identity
+  of functions f calls (a redefined helper is a new trace);
+- refused at compile time: random draws inside f (RandomDrawError, naming
+  the call); a clock read inside f warns, naming it; a change f makes to
+  state it reaches while traced warns (a compiled call does not run f);
+- assumed constant: the internals of libraries (NumPy, SciPy, the standard
+  library: their module attributes and functions) and state reached only
+  by computed attribute names (`getattr(obj, name)` with a name built at
+  run time makes every attribute of the objects reached checked).
 
 A function written for scalars and called with arrays is evaluated
 elementwise over the batch (:class:`BatchedSpecialization`): a gradient
-field.  Its guards are checked per element; elements that take another
-branch are traced once more at one of them and merged by mask.
+field, only when f really is elementwise (its trace on the arrays has no
+structural operation, or fails on a Python branch); otherwise a non-scalar
+output raises NonScalarOutputError as `zygote_sym.gradient` does.
 """
+import sys
 import warnings
 
 import numpy as np
@@ -27,11 +37,24 @@ from .ad.backward import grad
 from .api import derive
 from .codegen.kernel import Kernel
 from .errors import NonScalarOutputError, NoRuleError, TracerConversionError
-from .ir.nodes import Leaf, substitute
-from .trace.call import trace_call
-from .trace.capture import slots
+from .ir.nodes import Leaf, postorder, substitute
+from .ir.ops import ArrayOp, BroadcastTo, Where
+from .trace.call import Watch, trace_call
+from .trace.capture import Reach
 from .transform import (WithGradient, as_leaf_result, as_result, jacobian_blocks, scalar_output,
                         seeded_kernel)
+
+
+class RandomDrawError(TypeError):
+    """compile(f) met a random draw inside f: a kernel would repeat it."""
+
+
+class _Elementwise(Exception):
+    """f returned an array from an elementwise DAG: evaluate it as a field."""
+
+
+class _NotElementwise(Exception):
+    """The scalar trace of f has structural operations: no gradient field."""
 
 def _leaf_key(a):
     """The signature of a plain leaf (None for anything else)."""
@@ -90,16 +113,98 @@ def _fresh(grad, example, args):
     return as_leaf_result(grad, example)
 
 
+def _state_watch(f, traced=None, pre=None):
+    """A Watch over the state f reaches by the names its code uses (every
+    attribute when its code reads attributes by computed names).  State f
+    itself changed while traced (`pre` says which) was warned about and is a
+    side effect, not an input: it is left out."""
+    reach = Reach([f], named_attrs=True)
+    if reach.dynamic:
+        reach = Reach([f])
+    if traced is None:  # before the trace: f cannot change float arrays in place (tracers)
+        return Watch(reach, contents=False, fast=False)
+    skip = {i for i, _ in pre.changes()} if pre is not None else ()
+    return Watch(reach, traced.shadowed, traced.captured, traced.reach, skip)
+
+
+def _warn(message):
+    """A RuntimeWarning attributed to the user's line that called us."""
+    frame, level = sys._getframe(1), 2
+    while frame is not None and str(frame.f_globals.get("__name__")).startswith("zygote_sym"):
+        frame, level = frame.f_back, level + 1
+    warnings.warn(message, RuntimeWarning, stacklevel=level)
+
+
+def _name(f):
+    return getattr(f, "__qualname__", None) or getattr(f, "__name__", None) or repr(f)
+
+
+def _check_calls(f, traced):
+    """Random draws refuse, clock reads warn: a kernel would repeat them."""
+    draws = [c for c in traced.calls if c[0] == "random"]
+    if draws:
+        raise RandomDrawError(
+            f"compile({_name(f)}): f draws random numbers ({draws[0][1]}: {draws[0][2]}) while "
+            "it is traced, so a compiled kernel would reuse those first draws at every call. "
+            "Draw them outside f and pass them as an argument (c.gradient(x, noise)), or use "
+            "zygote_sym.gradient, which runs f at every call")
+    maybe = [c for c in traced.calls if c[0] == "random?"]
+    if maybe:
+        _warn(f"compile({_name(f)}): {maybe[0][1]} was drawn from while f was traced (by f, or "
+              "by another thread): if f draws random numbers, a compiled kernel reuses those "
+              "first draws at every call; draw them outside f and pass them as an argument")
+    clocks = [c for c in traced.calls if c[0] == "clock"]
+    if clocks:
+        _warn(f"compile({_name(f)}): f reads the clock ({clocks[0][1]} {clocks[0][2]}) while it "
+              "is traced; a compiled kernel reuses the value read then at every call: if it "
+              "enters the result, pass it as an argument")
+    if traced.blind:
+        _warn(f"compile({_name(f)}): another profiler (sys.setprofile) is active, so random "
+              "draws and clock reads inside f cannot be detected")
+
+
+def _side_effects(f, pre):
+    changed = [w for _, w in pre.changes()]
+    if changed:
+        _warn(f"compile({_name(f)}): f changed {'; '.join(changed[:3])} while it was traced. A "
+              "compiled call runs the kernel, not f, so the change is not repeated, and a value "
+              "f read from that state stays what it was when traced (as with jax.jit): pass "
+              "such state as an argument")
+
+
+def _scalar(traced):
+    return len(traced.out_exprs) == 1 and traced.shapes(traced.out_exprs[0]) == ()
+
+
+def _elementwise(traced):
+    """Is f's DAG elementwise in its array arguments: no structural op and no
+    array constant, so evaluating it per element is what f computes?"""
+    for n in postorder(traced.out_exprs):
+        if isinstance(n, ArrayOp) and not isinstance(n, (Where, BroadcastTo)):
+            return False
+        if isinstance(n, Leaf) and n.role != "arg" and n.shape:
+            return False
+    return True
+
+
 class Specialization:
     """One trace of f: its kernel (primal + gradients, guards inside) and the
-    captured state it assumes."""
+    state it assumes (`watch`)."""
 
     def __init__(self, f, args, wrt=None):
+        pre = _state_watch(f)  # to tell what f itself changes while traced
         try:  # captured float arrays become kernel inputs, read at every call
-            traced = trace_call(f, args, capture=True)
-        except (TracerConversionError, NoRuleError):  # f converts one: keep them constant
-            traced = trace_call(f, args)
+            traced = trace_call(f, args, capture=True, calls=True)
+        except (TracerConversionError, NoRuleError, AttributeError):
+            traced = trace_call(f, args, calls=True)  # f converts one: all checked by value
+        _check_calls(f, traced)
+        if self.scalar_only and not _scalar(traced) and any(np.ndim(a) for a in args) \
+                and _elementwise(traced):
+            raise _Elementwise
         self.traced = traced
+        self.watch = _state_watch(f, traced, pre)
+        traced.reach = None  # what f reached need not stay alive with the kernel
+        _side_effects(f, pre)
         self.examples = traced.leaf_values
         self.captured = [(s, s.get()) for _, s in traced.captured]
         self.consts = [traced.trace.const_values[c] for c in traced.consts]
@@ -107,24 +212,14 @@ class Specialization:
         self.values = self.examples + self.consts + [v for _, v in self.captured]
         self.guards = traced.guards
         self._build(traced, traced.guards, wrt)
-        # other state f reached when traced: Python numbers were folded in as
-        # constants, and arrays that were not captured (integer index arrays,
-        # or all of them when f converts one) were used by value
-        self.numbers, self.frozen = [], []
-        for s in slots([f]):
-            v = s.get()
-            if type(v) in (int, float, complex):
-                self.numbers.append((s, v))
-            elif type(v) is np.ndarray and not any(v is c for _, c in self.captured):
-                self.frozen.append((s, v, v.copy()))
-        self.stateless = not (self.numbers or self.frozen or self.captured)
+        # the captured arrays are read from their places: the first ones need not stay alive
+        self.captured, self.values = [(s, None) for s, _ in self.captured], None
+
+    scalar_only = True
 
     def fresh(self):
-        """Does the state f captured still match this specialization?"""
-        return self.stateless or all(s.get() == v for s, v in self.numbers) and all(
-            s.get() is v and np.array_equal(v, copy) for s, v, copy in self.frozen) and all(
-            type(now := s.get()) is np.ndarray and now.shape == v.shape and now.dtype == v.dtype
-            for s, v in self.captured)
+        """Does the state f reaches still match this specialization?"""
+        return self.watch.fresh()
 
     def _build(self, traced, guards, wrt):
         out = scalar_output(traced, "compile(f).gradient")
@@ -151,7 +246,7 @@ class JacobianSpecialization(Specialization):
     """One trace of f for its Jacobian: a seeded VJP kernel run once per
     output element (f may return any one array or number)."""
 
-    floats_only = False
+    floats_only = scalar_only = False
 
     def _build(self, traced, guards, wrt):
         if len(traced.out_exprs) != 1:
@@ -175,16 +270,19 @@ class _Branch:
     the guard conditions that select it."""
 
     def __init__(self, f, scalar_args, wrt):
-        traced = trace_call(f, scalar_args)
+        traced = trace_call(f, scalar_args, calls=True)
+        _check_calls(f, traced)
         if traced.consts:
             raise TypeError("batched evaluation needs f to capture no arrays: pass them "
                             "as arguments")
+        if not _elementwise(traced):
+            raise _NotElementwise
         out = scalar_output(traced, "compile(f).gradient")
         chosen = set(_wrt_leaves(traced, wrt))
         grads = grad(out, traced.leaves, traced.shapes)
         self.none = [gr is None or leaf not in chosen for gr, leaf in zip(grads, traced.leaves)]
         self.nodes = [out] + [gr for gr, none in zip(grads, self.none) if not none]
-        self.leaves = traced.leaves
+        self.leaves, self.traced = traced.leaves, traced
         self.guards = traced.guards
         if any(gd.check is not None for gd in self.guards):
             raise TypeError("batched evaluation cannot follow index data decided by values "
@@ -229,10 +327,13 @@ class BatchedSpecialization:
         self.branches = []
         self.examples = list(args)
         self.traced = None
+        pre = _state_watch(f)
         self._add_branch(args, (0,) * len(self.shape))
+        self.watch = _state_watch(f, self.branches[0].traced, pre)
+        _side_effects(f, pre)
 
     def fresh(self):
-        return True
+        return self.watch.fresh()
 
     def _add_branch(self, args, index):
         scalar = [float(np.broadcast_to(a, self.shape)[index]) for a in args]
@@ -281,30 +382,59 @@ class BatchedSpecialization:
             None if none else next(parts) for none in branch.none]
 
 
+def _wrt(wrt):
+    """compile's `wrt` as a tuple of ints (JAX's argnums), checked now."""
+    if wrt is None:
+        return None
+    items = (wrt,) if isinstance(wrt, (int, np.integer)) else wrt
+    try:
+        items = tuple(items)
+    except TypeError:
+        items = (wrt,)
+    if not items or any(isinstance(w, (bool, np.bool_)) or not isinstance(w, (int, np.integer))
+                        for w in items):
+        raise TypeError(f"compile(wrt={wrt!r}): wrt is an argument index or a tuple of them "
+                        "(as JAX's argnums): 0 for the first argument, -1 for the last")
+    return tuple(int(w) for w in items)
+
+
+def _wrt_for(wrt, n):
+    """The argument indices `wrt` names for a call with n arguments."""
+    if wrt is None:
+        return None
+    bad = [w for w in wrt if not -n <= w < n]
+    if bad:
+        raise ValueError(f"compile(wrt={wrt if len(wrt) > 1 else wrt[0]}): f was called with {n} "
+                         f"argument{'s' if n != 1 else ''}, so wrt must be in range({-n}, {n})")
+    return {w % n for w in wrt}
+
+
 class Compiled:
     """A function compiled for repeated gradients; see :func:`compile`."""
 
     def __init__(self, f, wrt=None, max_specializations=8):
         self.f = f
-        self.wrt = None if wrt is None else set((wrt,) if isinstance(wrt, int) else wrt)
+        self.wrt = _wrt(wrt)
         self.max_specializations = max_specializations
         self._cache = {}
         self._last = None
-        self._scalar = {}  # types of all-float args -> a stateless math-kernel specialization
+        self._scalar = {}  # types of all-float args -> a math-kernel specialization
+        self._retraced = []  # what changed, each time state (not a guard) forced a trace
 
     def _specialize(self, kind, args):
+        wrt = _wrt_for(self.wrt, len(args))
         if kind is not Specialization:
-            return kind(self.f, args, self.wrt)
+            return kind(self.f, args, wrt)
         try:
-            return Specialization(self.f, args, self.wrt)
-        except (NonScalarOutputError, ValueError) as e:
-            if not _simple(args) or not any(np.ndim(a) for a in args):
+            return Specialization(self.f, args, wrt)
+        except _Elementwise:  # a function of scalars called with arrays: a gradient field
+            return BatchedSpecialization(self.f, args, wrt, self.max_specializations)
+        except ValueError as e:
+            if not _simple(args) or "ambiguous" not in str(e):
                 raise
-            if isinstance(e, ValueError) and "ambiguous" not in str(e):
-                raise
-            try:  # a function of scalars called with arrays: a gradient field
-                return BatchedSpecialization(self.f, args, self.wrt, self.max_specializations)
-            except Exception:
+            try:  # a Python branch on an array: evaluate f per element, if it is elementwise
+                return BatchedSpecialization(self.f, args, wrt, self.max_specializations)
+            except (_NotElementwise, NonScalarOutputError, TypeError):
                 raise e from None
 
     def _run(self, args, kind=Specialization, with_value=True):
@@ -312,12 +442,14 @@ class Compiled:
         specs = self._cache.setdefault(key, [])
         simple = _simple(args)
         leaves = args if simple else _flat_leaves(args)
-        for spec in specs:
-            if spec.fresh():
-                res = spec.run(leaves, with_value)
-                if res is not None:
-                    self._last = spec
-                    return spec, res
+        for spec in list(specs):
+            if not spec.fresh():  # state f reads changed: this trace is stale for good
+                self._stale(spec, specs)
+                continue
+            res = spec.run(leaves, with_value)
+            if res is not None:
+                self._last = spec
+                return spec, res
         spec = self._specialize(kind, args)
         if len(specs) >= self.max_specializations:
             dropped = specs.pop(0)
@@ -327,10 +459,18 @@ class Compiled:
                 + "; ".join(str(gd) for gd in dropped.guards), stacklevel=3)
         specs.append(spec)
         self._last = spec
-        if spec.floats_only and not (spec.frozen or spec.captured) and simple \
-                and not spec.guards:
+        if spec.floats_only and not spec.captured and simple and not spec.guards:
             self._scalar[tuple(map(type, args))] = spec
         return spec, spec.run(leaves, with_value)
+
+    def _stale(self, spec, specs):
+        specs.remove(spec)
+        self._scalar = {k: v for k, v in self._scalar.items() if v is not spec}
+        self._retraced.append("; ".join(w for _, w in spec.watch.changes()[:2]))
+        if len(self._retraced) == 3:
+            _warn(f"{_name(self.f)}: traced again 3 times because state it reads changed "
+                  f"({self._retraced[-1]}); a compiled call is fast only while that state stays "
+                  "the same: pass what changes as an argument")
 
     def _mirror(self, spec, args, per_leaf):
         if spec.traced is None or _simple(args):
@@ -341,7 +481,7 @@ class Compiled:
     def withgradient(self, *args, with_value=True):
         """(value, gradient) as :func:`zygote_sym.withgradient`, from the kernel."""
         spec = self._scalar.get(tuple(map(type, args)))
-        if spec is not None and all(s.get() == v for s, v in spec.numbers):
+        if spec is not None and spec.watch.fresh():
             res = spec.kernel(*args)  # the fast path of scalar functions: just the kernel
             return WithGradient(float(res[0]), tuple(map(float, res[1:])))
         spec, (val, grads) = self._run(args, with_value=with_value)

@@ -2,19 +2,42 @@
 
 `trace_call(f, args)` flattens the arguments into leaves, gives each a
 :class:`~zygote_sym.ir.nodes.Leaf` named after its argument path (`a.x`,
-`p['w']`, `args[1]`), calls f with tracers in their place, and always
-(also when f raises) replaces any tracer f left in reachable user state by
-its concrete value.
+`p['w']`, `args[1]`) and calls f with tracers in their place.
+
+No tracer is ever written into the user's state by us: implicit parameters
+and captured arrays live in shadows of their holders (params.Shadows), and
+f runs as a shadow function.  What f changes in the shadows is written back
+after it returns or raises, and a tracer f stored is replaced by its value.
+That clean-up always runs, holds back Ctrl-C until it is done, retries a
+step a KeyboardInterrupt broke, and only warns of its own failures, so the
+user's exception is the one that propagates (docs/reliability.md).
 """
+import collections
+import copy
+import datetime
+import gc
+import functools
 import inspect
+import operator
+import os
+import random
+import signal
+import sys
+import threading
+import time
+import types
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
 import sympy as sp
 
 from .. import pytree
-from ..ir.nodes import Leaf
-from .capture import scrub, slots
+from ..params import ShadowError, Shadows
+from ..errors import TracerConversionError
+from ..ir.nodes import Leaf, postorder
+from . import capture
+from .capture import MISSING, Reach, ShapeOf, equal_value, like, plain_value, safe_eq, scrub
 from .dispatch import DISPATCH
 from .tracer import Trace, Tracer
 
@@ -32,6 +55,10 @@ class Traced:
     consts: list = field(default_factory=list)  # constant leaves, kernel inputs after `leaves`
     n_params: int = 0     # the last n_params of `leaves` are implicit parameters
     captured: list = field(default_factory=list)  # (const Leaf, Slot) read at call time
+    calls: list = field(default_factory=list)     # random draws / clock reads f made
+    blind: bool = False   # another profiler was active: calls could not be watched
+    reach: object = None  # the state f reached (capture.Reach), when params/capture
+    shadowed: frozenset = frozenset()  # ids of the arrays traced as captured constants
 
     @property
     def guards(self):
@@ -69,63 +96,503 @@ def _make_leaf(path, value):
     return Leaf(path, np.shape(value), **({"complex": True, "real": None} if complex_ else {}))
 
 
-def _param_name(slot, i):
-    return slot.key if isinstance(slot.key, str) and slot.key.isidentifier() else f"params[{i}]"
+class Slot(tuple):
+    """A place in the user's state, read at every call of a compiled kernel."""
+    place = property(lambda self: self[0])
+    get = property(lambda self: functools.partial(capture.get, self[0]))
 
 
-def trace_call(f, args, names=None, params=(), capture=False):
+# ------------------------------------------------------------- the watch
+class Watch:
+    """What a specialization assumes of the state f reaches, as cheap checks
+    (each returns None while it holds, else what changed).
+
+    `reach` is the state after the trace; arrays in `shadowed` were traced
+    as captured constants (kernel inputs: any array of the same shape and
+    dtype may take their place); `captured` (Leaf, Slot) with `full` (the
+    trace's reach) adds the path to each captured array; `skip`: ids left
+    out.  `fresh()` first runs one generated expression of identity tests
+    (containers of plain values: one C-level comparison), about 0.05 µs per
+    object watched; only when that fails are values compared one by one."""
+
+    def __init__(self, reach, shadowed=frozenset(), captured=(), full=None, skip=(),
+                 contents=True, fast=True):
+        self.checks, self.shadowed, self.skip = [], shadowed, skip  # checks: (what, check)
+        self.contents = contents  # False: float arrays are checked by identity only
+        self._env = {"_M": MISSING, "like": like, "_eq": np.array_equal, "_op": operator,
+                     "_get": capture.get}
+        self._terms, self._plain, self._snap = [], [], {}
+        for i, x in list(reach.nodes.items()):
+            if i not in skip and not self._covered(reach, i, x):
+                self._at = i
+                self._node(reach, x)
+        for _, slot in captured:
+            self._path(full, slot.place)
+        if self._plain:
+            conts, snaps, wheres = map(list, zip(*self._plain))
+            self._terms.insert(0, f"all(map(_op.eq, {self._bind(conts)}, {self._bind(snaps)}))")
+            self.checks += [(id(x), lambda x=x, s=s, w=w: None if safe_eq(x, s) else w)
+                            for x, s, w in self._plain]
+        self._fast = lambda: False
+        if fast and len(self._terms) <= 2000:  # one expression of identity tests, per call
+            exec(f"def fast():\n try:\n  return {' and '.join(self._terms) or True}\n"
+                 " except Exception:\n  return False", self._env)
+            self._fast = self._env["fast"]
+
+    def fresh(self):
+        if self._fast():
+            return True
+        for _, check in self.checks:
+            if check() is not None:
+                return False
+        return True
+
+    def changes(self):
+        """[(what: an object's id or (id, name), what changed)] for each failing check."""
+        return [(i, w) for i, w in ((i, check()) for i, check in self.checks) if w is not None]
+
+    def _bind(self, obj):
+        name = f"_o{len(self._env)}"
+        self._env[name] = obj
+        return name
+
+    def _values(self, exprs, thens, where, what=None, read=None):
+        """Check that each expression (over bound objects; `read` gives their
+        values as a list) still gives its value."""
+        same = [self._compare(v) for v in thens]
+        for e, v in zip(exprs, thens):
+            if id(v) in self.shadowed:  # keep its shape and dtype, not the array
+                self._terms.append(f"like({e}, {self._bind(ShapeOf(v))})")
+            else:
+                self._terms.append(f"{e} is {self._bind(v)}")
+
+        def check():
+            try:
+                now = read()
+            except Exception:  # noqa: BLE001 - gone: changed
+                return where
+            return None if all(c(v) for c, v in zip(same, now)) else where
+        self.checks.append((self._at if what is None else what, check))
+
+    _PLAIN = (dict, list, collections.deque)
+
+    def _plain_copy(self, x, depth=0):
+        """A deep copy of a container holding only plain values and such
+        containers (compared by value: where it is reached from is re-read at
+        every call, so equal is enough), else None."""
+        i = id(x)
+        if i in self._snap:
+            return self._snap[i]
+        self._snap[i] = None  # a cycle is not plain
+        if depth > 50:
+            return None
+        items = list(dict.items(x)) if isinstance(x, dict) else list(enumerate(x))
+        out = []
+        for k, v in items:
+            if type(v) in self._PLAIN:
+                v = self._plain_copy(v, depth + 1)
+                if v is None:
+                    return None
+            elif not plain_value(v):
+                return None
+            out.append((k, v))
+        snap = dict(out) if isinstance(x, dict) else [v for _, v in out]
+        snap = type(x)(snap) if type(x) is collections.deque else snap
+        self._snap[i] = snap
+        return snap
+
+    def _covered(self, reach, i, x):
+        """A plain container held only by plain containers is compared with them."""
+        if type(x) not in self._PLAIN or self._plain_copy(x) is None:
+            return False
+        ps = reach.parents[i]
+        return all(h is not None and type(h) in self._PLAIN and id(h) not in reach.namespaces
+                   and self._plain_copy(h) is not None for h, _, _ in ps)
+
+    def _bulk(self, x, o, keys, values, where):
+        """A container holding objects: the same keys, the same objects."""
+        vb = self._bind(values)
+        if keys is None:
+            self._terms.append(f"(len({o}) == {len(values)} and all(map(_op.is_, {o}, {vb})))")
+        else:
+            self._terms.append(f"(list({o}) == {self._bind(keys)} and "
+                               f"all(map(_op.is_, {o}.values(), {vb})))")
+        same = [self._compare(v) for v in values]
+
+        def check():
+            try:
+                now = list(dict.values(x)) if keys is not None else list(x)
+                if keys is not None and list(x) != keys or len(now) != len(values):
+                    return where
+            except Exception:  # noqa: BLE001 - changed meanwhile
+                return where
+            return None if all(c(v) for c, v in zip(same, now)) else where
+        self.checks.append((self._at, check))
+
+    def _compare(self, v):
+        if id(v) in self.shadowed:
+            stub = ShapeOf(v)
+            return lambda now: like(now, stub)
+        frozen = plain_value(v)
+        return lambda now: now is v or frozen and equal_value(now, v)
+
+    def _test(self, term, check):
+        self._terms.append(term)
+        self.checks.append((self._at, check))
+
+    def _node(self, reach, x):
+        where = reach.path(reach.parents[id(x)][0])
+        t, o = type(x), self._bind(x)
+        if isinstance(x, dict) and id(x) in reach.namespaces:
+            if "__builtins__" in x and capture.library(x.get("__name__")):
+                return  # a library's module attributes are assumed constant
+            for k in reach.names:  # one check per name: f may change one global itself
+                if k in x and (id(x), k) not in self.skip:
+                    self._values([f"{o}.get({k!r}, _M)"], [x[k]], reach.path((x, "item", k)),
+                                 (id(x), k), lambda k=k: [x.get(k, MISSING)])
+        elif isinstance(x, (dict, list, collections.deque, set)):
+            values = list(dict.values(x) if isinstance(x, dict) else x)
+            snap = self._plain_copy(x)
+            if snap is not None:  # with all it holds: one C-level comparison
+                self._plain.append((x, snap, where))
+            elif isinstance(x, set):
+                self._plain.append((x, copy.copy(x), where))
+            else:
+                self._bulk(x, o, list(x) if isinstance(x, dict) else None, values, where)
+        elif t is types.CellType:
+            self._values([f"{o}.cell_contents"], [x.cell_contents], where,
+                         read=lambda: [x.cell_contents])
+        elif t is types.FunctionType and not capture.library(x.__module__):
+            def read():
+                return [x.__code__, x.__defaults__, *(x.__kwdefaults__ or {}).values()]
+            kw = list(x.__kwdefaults__ or {})
+            self._values([f"{o}.__code__", f"{o}.__defaults__"] + [
+                f"{o}.__kwdefaults__[{k!r}]" for k in kw], read(), where, read=read)
+        elif isinstance(x, type) and not capture.library(x.__module__):
+            for k in reach.names:
+                if k in x.__dict__ and (id(x), k) not in self.skip:
+                    self._values([f"{o}.__dict__.get({k!r}, _M)"], [x.__dict__[k]],
+                                 reach.path((x, "cattr", k)), (id(x), k),
+                                 lambda k=k: [x.__dict__.get(k, MISSING)])
+        elif isinstance(x, np.ndarray) and x.dtype.kind != "O" and id(x) not in self.shadowed \
+                and (self.contents or x.dtype.kind not in "fc"):
+            snap, nan = x.copy(), x.dtype.kind in "fc"
+            self._test(f"_eq({o}, {self._bind(snap)}, equal_nan={nan})",
+                       lambda: None if np.array_equal(x, snap, equal_nan=nan) else
+                       f"{where} (its values)")
+        elif t is types.GeneratorType:
+            self._values([f"({o}.gi_frame and {o}.gi_frame.f_lasti)"],
+                         [x.gi_frame and x.gi_frame.f_lasti], f"{where} (advanced)",
+                         read=lambda: [x.gi_frame and x.gi_frame.f_lasti])
+        elif t in capture.SEQ_ITERATORS:
+            self._values([f"_op.length_hint({o})"], [operator.length_hint(x)],
+                         f"{where} (advanced)", read=lambda: [operator.length_hint(x)])
+        else:
+            names = [n for n in capture.slot_names(t) if hasattr(x, n)]
+
+            def read():
+                return [object.__getattribute__(x, n) for n in names]
+            self._values([f"object.__getattribute__({o}, {n!r})" for n in names], read(), where,
+                         read=read)
+
+    def _path(self, reach, place):
+        """Identity of every holder on the way to a captured array."""
+        holder = place[0]
+        for _ in range(64):
+            if holder is None:
+                return
+            up = reach.parents[id(holder)][0]
+            if up[0] is not None and up[1] in ("item", "cell", "slot", "cattr", "default",
+                                                "kwdefault", "pargs", "pkw"):
+                self._values([f"_get({self._bind(up)})"], [holder], reach.path(up),
+                             read=lambda up=up: [capture.get(up)])
+            holder = up[0]
+
+
+# ------------------------------------------------------ random and clocks
+_RANDOM = (random.Random, np.random.Generator, np.random.RandomState, np.random.BitGenerator)
+_SPECIAL = {id(os.urandom): ("random", "os.urandom"), **{id(fn): ("clock", f"time.{fn.__name__}")
+            for fn in (time.time, time.time_ns, time.perf_counter, time.perf_counter_ns,
+                       time.monotonic, time.monotonic_ns, time.process_time)}}
+_NOW = frozenset({"now", "utcnow", "today"})
+
+
+def _impure(fn):
+    """("random" | "clock", public name) for a draw or a clock read, else None."""
+    hit = _SPECIAL.get(id(fn))
+    if hit is not None:
+        return hit
+    s = getattr(fn, "__self__", None)
+    if s is None or type(s) is types.ModuleType:
+        return None
+    name = getattr(fn, "__name__", "?")
+    if isinstance(s, _RANDOM):
+        owner = ("np.random" if s is np.random.mtrand._rand else "random" if s is random._inst
+                 else type(s).__name__)
+        return ("random", f"{owner}.{name}")
+    if s in (datetime.datetime, datetime.date) and name in _NOW:
+        return ("clock", f"datetime.{s.__name__}.{name}")
+    return None
+
+
+def _rngs(reach):
+    """NumPy generators f may draw from (their draws are Cython calls, which
+    no profiler sees: their state is compared instead), with a name."""
+    found = [(np.random.mtrand._rand, "np.random (the global RandomState)")]
+    for i, g in reach.nodes.items():
+        if isinstance(g, _RANDOM[1:]):
+            found.append((g, f"the {type(g).__name__} {reach.path(reach.parents[i][0])}"))
+    return found
+
+
+def _rng_state(g):
+    if isinstance(g, np.random.RandomState):  # with its cached second normal (Box-Muller)
+        _, key, *rest = g.get_state()
+        return key.tobytes(), *rest
+    return _fingerprint((g.bit_generator if isinstance(g, np.random.Generator) else g).state)
+
+
+def _fingerprint(x):  # a bit generator's state, arrays as bytes (repr would elide them)
+    return tuple((k, _fingerprint(v)) for k, v in x.items()) if isinstance(x, dict) else \
+        x.tobytes() if isinstance(x, np.ndarray) else x
+
+
+class _Calls:
+    """The random draws and clock reads f makes: a profile function sees each
+    call of a C function from Python code (the draws of `random`,
+    `np.random`, a Generator, clocks); our own handlers run with it paused
+    (`_Quiet`), so tracing costs about the same.  `blind` when another
+    profiler is active (it is left alone)."""
+
+    def __init__(self):
+        self.found, self.blind, self.outer, self.prev = [], False, None, None
+
+    def __enter__(self):
+        self.prev = sys.getprofile()
+        if self.prev is not None:
+            self.outer = getattr(self.prev, "__self__", None)
+            if not isinstance(self.outer, _Calls):
+                self.blind, self.outer = True, None
+                return self
+        sys.setprofile(self._profile)
+        return self
+
+    def __exit__(self, *exc):
+        if not self.blind:
+            sys.setprofile(self.prev)
+
+    def _profile(self, frame, event, arg):
+        if event == "c_call":
+            what = _impure(arg)
+            if what is not None:
+                self._hit(frame, what)
+
+    def _hit(self, frame, what):
+        # not ours, nor a garbage-collector callback or a finalizer that ran meanwhile
+        gc_codes, up = {getattr(cb, "__code__", None) for cb in gc.callbacks}, frame
+        while up is not None and up.f_code not in gc_codes and up.f_code.co_name != "__del__":
+            up = up.f_back
+        if up is None and not str(frame.f_globals.get("__name__", "")).startswith("zygote_sym"):
+            self.found.append((*what, f"at {frame.f_code.co_filename}:{frame.f_lineno}"))
+        if self.outer is not None:
+            self.outer._hit(frame, what)
+
+
+class _Quiet:
+    """The dispatch registry with the profiler paused inside our handlers."""
+
+    def __init__(self, inner):
+        self._inner = inner
+
+    def __getattr__(self, name):
+        fn = getattr(self._inner, name)
+        if not callable(fn):
+            return fn
+
+        def quiet(*a, **k):
+            prof = sys.getprofile()
+            if not isinstance(getattr(prof, "__self__", None), _Calls):
+                return fn(*a, **k)  # not ours (cProfile's is not even callable): leave it
+            sys.setprofile(None)
+            try:
+                return fn(*a, **k)
+            finally:
+                sys.setprofile(prof)
+        self.__dict__[name] = quiet
+        return quiet
+
+
+# ------------------------------------------------------------- clean-up
+class _HoldInterrupts:
+    """Ctrl-C while f runs interrupts it as usual; once `holding`, SIGINT is
+    held and delivered by `release()` after the clean-up (a temporary
+    handler; the main thread only, where Python runs signal handlers)."""
+
+    def __init__(self):
+        self.holding, self.held, self.prev = False, None, None
+        if threading.current_thread() is threading.main_thread():
+            try:
+                prev = signal.getsignal(signal.SIGINT)
+                if callable(prev):
+                    signal.signal(signal.SIGINT, self._handler)
+                    self.prev = prev
+            except (ValueError, TypeError, OSError):  # not the main interpreter
+                pass
+
+    def _handler(self, signum, frame):
+        if self.holding:
+            self.held = (signum, frame)
+        else:
+            self.prev(signum, frame)
+
+    def release(self):
+        if self.prev is None:
+            return
+        if signal.getsignal(signal.SIGINT) == self._handler:  # unless f installed its own
+            signal.signal(signal.SIGINT, self.prev)
+        if self.held is not None:
+            self.prev(*self.held)
+
+
+def _retrying(step):
+    """Run an idempotent clean-up step to the end even when a
+    KeyboardInterrupt (raised by user code it calls: a key's __hash__, a
+    trace hook) breaks it; the interrupt is returned, to re-raise after."""
+    interrupted = None
+    for _ in range(8):
+        try:
+            return step(), interrupted
+        except KeyboardInterrupt as e:
+            interrupted = e
+    return [], interrupted
+
+
+def _warn(message, ok):
+    try:
+        warnings.warn(message, RuntimeWarning, stacklevel=4)
+    except Exception:  # noqa: BLE001 - warnings as errors must not hide f's exception
+        if ok:
+            raise
+
+
+def _clean_up(shadows, roots, trace, ok):
+    """After f: f's changes of the shadows into the originals, then escaped
+    tracers (and shadows f stored) replaced; problems warn, or raise when f
+    itself returned normally and a tracer could not be replaced."""
+    failed, i1 = _retrying(shadows.write_back) if shadows is not None else ([], None)
+    escaped, i2 = _retrying(lambda: scrub(
+        roots, lambda t: t.trace is trace, lambda t: t.expr if t.value is None else t.value,
+        shadows.back if shadows is not None else None))
+    for what, why in failed:
+        _warn(f"zygote_sym could not write back a change f made to {what}: {why}", ok)
+    if escaped:
+        msg = ("f left traced values where zygote_sym cannot replace them by their values: "
+               + "; ".join(f"{p} ({why})" for p, why in escaped[:5]) + ". Return such values "
+               "from f instead of storing them, or store plain copies after the call")
+        if not ok:
+            _warn(msg, ok)
+        elif i1 is None and i2 is None:
+            raise TracerConversionError(msg)
+    if i1 is not None or i2 is not None:
+        raise i2 or i1
+
+
+def _place_name(reach, obj, fallback, taken):
+    holder, how, key = reach.parents[id(obj)][0]
+    name = key if isinstance(key, str) and key.isidentifier() and key not in taken else fallback
+    taken.add(name)
+    return name
+
+
+def trace_call(f, args, names=None, params=(), capture=False, calls=False):
     """Trace f(*args).
 
-    params: implicit parameters (see params.Params) that f reaches through
-    closures, globals, attributes or container items: differentiable leaves.
-    capture: also put constant tracers in place of the float arrays f
-    reaches that way, so a compiled kernel reads them at call time
-    (`Traced.captured` lists (leaf, slot) pairs).
+    params: implicit parameters (NumPy arrays, see params.Params) that f
+    reaches without arguments: closures, globals, defaults, attributes,
+    container items, partials, bound methods, class attributes, views of
+    them: differentiable leaves after the arguments' (`n_params`).
+    capture: the float arrays f reaches that way are constant leaves, and
+    those the DAG uses are listed in `Traced.captured` with their place, so
+    a compiled kernel reads them at every call.
+    calls: record the random draws and clock reads f makes (`Traced.calls`).
     """
     names = names or arg_names(f, len(args))
     flat = []
     trees = [pytree.flatten(a, n, flat) for a, n in zip(args, names)]
-    params = list(params)
-    found = slots([f]) if params or capture else []
-    places = [s for s in found if any(s.get() is p for p in params)]
+    owner, params = params, list(params)
+    reach = Reach([f]) if params or capture else None
+    if params and any(id(p) not in reach.nodes and not any(np.may_share_memory(p, a) for a in
+                                                           reach.arrays) for p in params):
+        reach = Reach([f], everything=True)  # read every attribute of user modules/classes
+    taken = {n for n, _ in flat}
     for i, p in enumerate(params):
-        where = [s for s in places if s.get() is p]
-        flat.append((_param_name(where[0], i) if where else f"params[{i}]", p))
-    trace = Trace(DISPATCH)
+        flat.append((_place_name(reach, p, f"params[{i}]", taken) if id(p) in reach.nodes
+                     else f"params[{i}]", p))
+    trace = Trace(_Quiet(DISPATCH) if calls else DISPATCH)
     leaves = [_make_leaf(path, v) for path, v in flat]
     tracers = [trace.new(leaf, None if isinstance(v, sp.Expr) else v)
                for leaf, (_, v) in zip(leaves, flat)]
     arg_tracers = iter(tracers)
     traced_args = [pytree.rebuild(t, arg_tracers) for t in trees]
-    by_id = {id(p): t for p, t in zip(params, tracers[len(tracers) - len(params):])}
-    captured = []
-    if capture:
-        taken = {id(v) for _, v in flat}
-        for s in found:
-            v = s.get()
-            if type(v) is np.ndarray and v.dtype.kind in "fc" and id(v) not in taken:
-                if id(v) not in by_id:
-                    leaf = Leaf(_param_name(s, len(captured)), v.shape, role="const")
-                    by_id[id(v)] = trace.new(leaf, v)
-                    captured.append((leaf, s))
-                places.append(s)
-    originals = [(s, s.get()) for s in places]
+    run, shadows, consts = f, None, {}
+    if reach is not None:
+        own = tracers[len(tracers) - len(params):]
+        targets = owner.targets(trace, reach, own) if hasattr(owner, "targets") else dict(
+            zip(map(id, params), own))
+        targets = {i: t for i, t in targets.items() if i in reach.nodes}  # f reaches them
+        if capture:
+            for a in reach.arrays:
+                if a.dtype.kind in "fc" and id(a) not in targets:
+                    leaf = Leaf(_place_name(reach, a, f"captured{len(consts)}", taken), a.shape,
+                                role="const")
+                    targets[id(a)] = trace.new(leaf, a)
+                    consts[id(a)] = leaf
+        while shadows is None:
+            try:
+                shadows = Shadows(reach, targets)
+            except ShadowError as e:
+                if e.args[1] not in consts:  # a parameter (or a view of one): say which
+                    x = reach.nodes.get(e.args[1])
+                    i = next((i for i, p in enumerate(params) if x is p or isinstance(
+                        x, np.ndarray) and np.may_share_memory(x, p)), 0)
+                    raise TypeError(f"parameter {i} (an array of shape {np.shape(params[i])}) "
+                                    f"cannot be substituted: {e.args[0]}; pass it as an "
+                                    "argument instead (zs.gradient(lambda W: loss(W), W))") \
+                        from None
+                del targets[e.args[1]], consts[e.args[1]]  # that array stays a plain constant
+        run = shadows(f)
+    recorder = _Calls() if calls else None
+    rngs = _rngs(reach or Reach([f])) if calls else []
+    states = [_rng_state(g) for g, _ in rngs]
+    guard, ok = _HoldInterrupts(), False
     try:
-        for s, p in originals:
-            s.set(by_id[id(p)])
-        out = f(*traced_args)
+        if recorder is None:
+            out = run(*traced_args)
+        else:
+            with recorder:
+                out = run(*traced_args)
+            alone = threading.active_count() == 1  # else another thread may have drawn
+            recorder.found += [("random" if alone else "random?", name, "its state changed")
+                               for (g, name), s0 in zip(rngs, states) if _rng_state(g) != s0]
+        ok = True
     finally:
+        guard.holding = True
         trace.done = True  # a tracer of it met later is an escaped one
-        for s, p in originals:
-            s.set(p)
-        scrub([f, *args],
-              lambda v: isinstance(v, Tracer) and v.trace is trace,
-              lambda t: t.expr if t.value is None else t.value)
+        try:
+            _clean_up(shadows, [f, *args], trace, ok)
+        finally:
+            guard.release()
     out_flat = []
     out_tree = pytree.flatten(out, "output", out_flat)
     out_exprs = [trace.lift(v) for _, v in out_flat]
     out_values = [v.value if isinstance(v, Tracer) else v for _, v in out_flat]
-    consts = [leaf for leaf in trace.const_values]
+    captured = []
+    if consts:
+        used = set(postorder(out_exprs + [g.expr for g in trace.guards]))
+        captured = [(leaf, Slot((reach.parents[i][0],))) for i, leaf in consts.items()
+                    if leaf in used]
     values = [v.value if isinstance(v, Tracer) else v for _, v in flat]  # (a nested trace)
-    return Traced(trace, leaves, values, trees, out_tree, out_exprs,
-                  out_values, consts, n_params=len(params), captured=captured)
+    return Traced(trace, leaves, values, trees, out_tree, out_exprs, out_values,
+                  list(trace.const_values), n_params=len(params), captured=captured,
+                  calls=recorder.found if recorder else [],
+                  blind=bool(recorder and recorder.blind), reach=reach, shadowed=frozenset(consts))
