@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import zygote_sym as zs
-from zygote_sym.compiled import RandomDrawError
+from zygote_sym.errors import RandomDrawError
 
 
 def traces(c):

@@ -182,3 +182,13 @@ def test_params_in_pullback_and_jacobian():
     y, back = zs.pullback(lambda: np.sum(W @ x), zs.Params([W]))
     assert y == -2.0
     np.testing.assert_array_equal(back(1.0)[W], [[1.0, -1.0], [1.0, -1.0]])
+
+
+def test_compiled_functions_nest():
+    c = zs.compile(lambda y: y**3)
+    assert zs.gradient(lambda x: c.gradient(x)[0], 2.0) == (12.0,)
+    assert zs.gradient(lambda x: c(x), 2.0) == (12.0,)
+    k = zs.compile(lambda y, z: y * z, wrt=0)
+    assert zs.gradient(lambda x: k.gradient(x, x)[0], 3.0) == (1.0,)
+    # a compiled function that captures a traced value of the enclosing derivative
+    assert zs.gradient(lambda x: zs.compile(lambda y: x * y).gradient(1.0)[0], 4.0) == (1.0,)

@@ -11,8 +11,8 @@ from .api import (Buffer, Derivation, TraceView, checkpointed, derive, diaghessi
 from .compiled import Compiled, compile
 from .custom import custom_jvp, custom_vjp, hook
 from .params import Grads, Params
-from .errors import (KernelError, NoRuleError, NonScalarOutputError, SymbolicBranchError,
-                     TracerConversionError)
+from .errors import (KernelError, NoRuleError, NonScalarOutputError, RandomDrawError,
+                     SymbolicBranchError, TracerConversionError)
 from .pytree import Tangent, register_pytree
 from .transform import WithGradient
 from . import optimize
@@ -22,4 +22,4 @@ __all__ = ["gradient", "withgradient", "pullback", "jacobian", "hessian", "diagh
            "Buffer", "forwarddiff", "checkpointed", "ignore_derivatives", "dropgrad",
            "hessian_reverse", "custom_vjp", "custom_jvp", "hook", "Compiled", "Params", "Grads", "Derivation",
            "WithGradient", "Tangent", "register_pytree", "TracerConversionError",
-           "SymbolicBranchError", "NoRuleError", "KernelError", "NonScalarOutputError", "optimize"]
+           "SymbolicBranchError", "NoRuleError", "KernelError", "RandomDrawError", "NonScalarOutputError", "optimize"]

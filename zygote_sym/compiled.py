@@ -34,19 +34,17 @@ import numpy as np
 
 from . import pytree
 from .ad.backward import grad
+from . import api
 from .api import derive
 from .codegen.kernel import Kernel
-from .errors import NonScalarOutputError, NoRuleError, TracerConversionError
+from .errors import NonScalarOutputError, NoRuleError, RandomDrawError, TracerConversionError
 from .ir.nodes import Leaf, postorder, substitute
 from .ir.ops import ArrayOp, BroadcastTo, Where
 from .trace.call import Watch, trace_call
+from .trace.tracer import tracing
 from .trace.capture import Reach
 from .transform import (WithGradient, as_leaf_result, as_result, jacobian_blocks, scalar_output,
                         seeded_kernel)
-
-
-class RandomDrawError(TypeError):
-    """compile(f) met a random draw inside f: a kernel would repeat it."""
 
 
 class _Elementwise(Exception):
@@ -480,6 +478,11 @@ class Compiled:
 
     def withgradient(self, *args, with_value=True):
         """(value, gradient) as :func:`zygote_sym.withgradient`, from the kernel."""
+        if tracing():  # inside a derivative: the result must stay traced (nesting)
+            val, grads = api.withgradient(self.f, *args)
+            n, chosen = len(args), _wrt_for(self.wrt, len(args))
+            return WithGradient(val, tuple(g if chosen is None or i in chosen else None
+                                           for i, g in zip(range(n), grads)))
         spec = self._scalar.get(tuple(map(type, args)))
         if spec is not None and spec.watch.fresh():
             res = spec.kernel(*args)  # the fast path of scalar functions: just the kernel
@@ -500,6 +503,10 @@ class Compiled:
 
     def jacobian(self, *args):
         """The Jacobian, as :func:`zygote_sym.jacobian`, from a cached kernel."""
+        if tracing():  # inside a derivative: the result must stay traced (nesting)
+            chosen = _wrt_for(self.wrt, len(args))
+            return tuple(j if chosen is None or i in chosen else None
+                         for i, j in enumerate(api.jacobian(self.f, *args)))
         spec, (_, blocks) = self._run(args, JacobianSpecialization)
         return self._mirror(spec, args, blocks)
 

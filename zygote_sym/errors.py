@@ -20,5 +20,9 @@ class KernelError(RuntimeError):
     zygote_sym's code generation (the cause is chained)."""
 
 
+class RandomDrawError(TypeError):
+    """compile(f) met a random draw inside f: a kernel would repeat it."""
+
+
 class NonScalarOutputError(TypeError):
     """`gradient`/`withgradient` got a function whose output is not a scalar."""

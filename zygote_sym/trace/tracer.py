@@ -9,6 +9,8 @@ arguments) the value is None and control flow raises.
 """
 import itertools
 import operator
+import threading
+import weakref
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -47,6 +49,12 @@ class Guard:
 
 
 _levels = itertools.count()
+_LIVE = threading.local()  # .traces: this thread's traces (weakly), to tell if one runs
+
+
+def tracing():
+    """Does this thread run a function being differentiated (a trace not done)?"""
+    return any(not t.done for t in getattr(_LIVE, "traces", ()))
 
 
 class Trace:
@@ -70,6 +78,7 @@ class Trace:
         self.dispatch = dispatch
         self.level = next(_levels)
         self.done = False       # set when f has returned: its tracers are dead
+        _LIVE.__dict__.setdefault("traces", weakref.WeakSet()).add(self)
         self.shapes = Shapes()
         self.guards = []
         self.consts = {}        # id(array or outer tracer) -> (Leaf, it); kept alive
