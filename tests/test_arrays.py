@@ -4,6 +4,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import pytest
+import scipy.linalg
+import scipy.signal
+import scipy.special
+import scipy.stats
 from numpy.testing import assert_allclose, assert_array_equal
 
 import zygote_sym as zs
@@ -11,9 +15,13 @@ from zygote_sym.ad.backward import grad as grad_nodes, vjp
 from zygote_sym.codegen.kernel import Kernel
 from zygote_sym.ir import build as b, nodes as g, numpy_ops, ops
 from zygote_sym.testing import check_grads
+from zygote_sym.trace import library
 from zygote_sym.trace.call import trace_call
 
 rng = np.random.default_rng(0)
+sl, ss, sp_special, sp_stats = (library.proxy(m) for m in (scipy.linalg, scipy.signal,
+                                                             scipy.special, scipy.stats))
+npp = library.proxy(np)  # np.array/np.asarray of traced values
 
 
 # ------------------------------------------------------- the examples
@@ -152,8 +160,8 @@ def test_elementwise_dag_does_not_grow_with_n():
 
 
 def test_missing_rule_names_the_function():
-    with pytest.raises(zs.NoRuleError, match="svd"):
-        zs.gradient(lambda x: np.sum(np.linalg.svd(x)[1]), np.eye(2))
+    with pytest.raises(zs.NoRuleError, match=r"np\.linalg\.eig .*docs/adding_rules\.md"):
+        zs.gradient(lambda x: np.sum(np.linalg.eig(x)[0]), np.eye(2))
     with pytest.raises(zs.NoRuleError, match="accumulate"):
         zs.gradient(lambda x: np.sum(np.add.accumulate(x)), np.ones(2))
 
@@ -291,6 +299,105 @@ CASES = {
                                + np.sum(np.atleast_1d(x[0, 0])) + np.sum(np.atleast_2d(x[0]) ** 2)
                                + len(np.argwhere(x > 0)) * x[0, 1], A),
     "item astype": (lambda x: x[0].item() * x.astype(float).sum() + x.astype(int).sum(), v),
+    # rearrangements: gathers, reshapes, concatenations
+    "rollaxis append tile": (lambda x: np.sum(np.rollaxis(x, 2, 1)[1] ** 2)
+                             + np.sum(np.append(x, x[0]) ** 3) + np.sum(np.append(x, x, 1) ** 3)
+                             + np.sum(np.tile(x, (2, 1, 3)) ** 2
+                                      * np.arange(144).reshape(4, 3, 12)),
+                             B),
+    "split family": (lambda x: sum(np.sum(p ** 2) * (i + 1) for i, p in enumerate(
+                         np.split(x, 2, axis=1) + np.array_split(x, 2) + np.hsplit(x, [1, 3])
+                         + np.vsplit(x, 3) + np.dsplit(x[None], 2))), A),
+    "repeat roll flips rot90": (lambda x: np.sum(np.repeat(x, [1, 0, 2], axis=0) ** 2 * R12[0])
+                                + np.sum(np.repeat(x, 2) ** 3) + np.sum(np.roll(x, 2, 1) * R12)
+                                + np.sum(np.roll(x, -1) ** 2 * R12)
+                                + np.sum((np.flipud(x) - np.fliplr(x)) * R12)
+                                + np.sum(np.rot90(x) * R12.T) + np.sum(np.rot90(x, 3) ** 2), A),
+    "partition fftshift": (lambda x: np.sum(np.partition(x, 1, axis=0) * R12)
+                           + np.sum(np.partition(x, [0, 2], axis=None) ** 2 * np.arange(12.0))
+                           + np.sum(x[0][np.argpartition(x[0], 1)] * np.arange(4.0))
+                           + np.sum(np.fft.fftshift(x) * R12)
+                           + np.sum(np.fft.ifftshift(x, axes=1) ** 2 * R12), A),
+    "isclose allclose array_equal": (lambda x: np.sum(x * np.isclose(x, x[0, 0]))
+                                     + (np.sum(x) if np.allclose(x, x * 3.0 / 3.0)
+                                        and not np.array_equal(x, x + 1) else 0.0), A),
+    "tril triu": (lambda x: np.sum(np.tril(x) * R12) + np.sum(np.triu(x, 1) ** 2)
+                  + np.sum(np.tril(x[0], -1) ** 3), A),
+    "pad": (lambda x: np.sum(np.pad(x, 1) * np.arange(30).reshape(5, 6))
+            + np.sum(np.pad(x, ((1, 2), (0, 1)), constant_values=x[0, 0]) ** 2)
+            + sum(np.sum(np.pad(x, 2, mode) ** 2 * np.arange(56).reshape(7, 8))
+                  for mode in ("edge", "reflect", "symmetric", "wrap")), A),
+    "kron cross broadcast_arrays": (lambda x: np.sum(np.kron(x, x[:2, :2]) ** 2)
+                                    + np.sum(np.cross(x[:, :3], x[:, 1:]) * R12[:, :3])
+                                    + np.sum(np.cross(x[0, :2], x[1, 1:3]) ** 2)
+                                    + np.sum(np.broadcast_arrays(x, x[0])[1] ** 2), A),
+    "einsum sublists": (lambda x: np.sum(np.einsum(x, [0, 1, 2], x, [0, 3, 2], [1, 3]) ** 2)
+                        + np.einsum(x, [Ellipsis, 0], [Ellipsis]).sum(), B),
+    # numerical routines
+    "linspace": (lambda x: np.sum(np.linspace(x[0], x[1], 5) ** 2 * np.arange(5.0))
+                 + np.sum(np.linspace(x[2], x[3], 3, endpoint=False, axis=0) ** 3), v),
+    "gradient": (lambda x: np.sum(np.stack(np.gradient(x)) ** 2 * np.arange(24).reshape(2, 3, 4))
+                 + np.sum(np.gradient(x, 0.5, axis=1, edge_order=2) * R12)
+                 + np.sum(np.gradient(x, [0.0, 1.0, 3.0], axis=0) ** 2), A),
+    "interp": (lambda x: np.sum(np.interp([-1.0, 0.5, 1.5, 2.2, 9.0], [0.0, 1.0, 2.0, 3.0], x) ** 2)
+               + np.sum(np.interp(x, [-3.0, 0.0, 3.0], [1.0, 2.0, 0.0]) ** 2), v),
+    "quantiles": (lambda x: np.median(x) + np.sum(np.median(x, axis=1) ** 2)
+                  + np.sum(np.percentile(x, [10, 60], axis=0) ** 2)
+                  + np.sum(np.quantile(x, 0.3, method="midpoint", keepdims=True) * x), A),
+    "nan_to_num sinc round": (lambda x: np.sum(np.nan_to_num(x + np.array([np.nan, np.inf, 0, 0]),
+                                                             posinf=2.0) ** 2)
+                              + np.sum(np.sinc(x)) + np.sum(x * np.round(x, 1))
+                              + np.sum(np.around(x) * x + np.fix(x)), v),
+    "convolve correlate": (lambda x: np.sum(np.convolve(x[0], x[1]) * np.arange(7.0))
+                           + np.sum(np.correlate(x[0], x[1, :2], "same") ** 2)
+                           + np.sum(ss.convolve(x, x[:2, :2], "same") * R12)
+                           + np.sum(ss.correlate(x, x[:2], "valid") ** 2)
+                           + np.sum(ss.convolve2d(x, x[:2, :3], boundary="wrap") ** 2)
+                           + np.sum(ss.correlate2d(x, x[:2, :2], "same", "symm") ** 2), A),
+    "truth values as numbers": (lambda x: np.sum((x > 0) * x) + np.sum(x - (x > 0.5))
+                                + np.sum(x == x[0, 0]) * np.sum(x ** 2), A),
+    "np.array of traced values": (lambda x: np.sum(npp.array([x[0] * x[1], x[2] + 1.0, 3.0]) ** 2)
+                                  + np.sum(npp.asarray(x) * npp.array([[x[3]], [2.0]])), v),
+    # linear algebra
+    "cholesky slogdet": (lambda x: np.sum(np.linalg.cholesky(x @ x.T + 4 * np.eye(3)) * R12[:, :3])
+                         + np.linalg.slogdet(x @ x.T + np.eye(3))[1]
+                         + np.sum(np.linalg.cholesky(x[:, :3] + 5 * np.eye(3), upper=True)), A),
+    "eigh eigvalsh": (lambda x: np.sum(np.linalg.eigvalsh(x @ x.T) ** 2)
+                      + np.sum(np.linalg.eigh(x[:, :3] + 2 * np.eye(3))[1] ** 3)
+                      + np.sum(np.linalg.eigh(x[:, 1:], "U")[0] * [1.0, 2.0, 3.0]), A),
+    "svd norms": (lambda x: np.sum(np.linalg.svd(x, full_matrices=False)[0] ** 3)
+                  + np.sum(np.linalg.svd(x.T, full_matrices=False)[2] ** 3)
+                  + np.sum(np.linalg.svd(x, compute_uv=False) ** 2)
+                  + np.linalg.norm(x, 2) + np.linalg.norm(x, "nuc") - np.linalg.norm(x, -2)
+                  + np.sum(np.linalg.svdvals(x) ** 3), A),
+    "pinv lstsq": (lambda x: np.sum(np.linalg.pinv(x) ** 2)
+                   + np.sum(np.linalg.lstsq(x.T, v)[0] ** 2), A),
+    "qr": (lambda x: np.sum(np.linalg.qr(x.T)[0] ** 3) + np.sum(np.linalg.qr(x[:, :3])[1] ** 2), A),
+    "matrix_power multi_dot": (lambda x: np.sum(np.linalg.matrix_power(x, 3))
+                               + np.sum(np.linalg.matrix_power(x, -1) ** 2)
+                               + np.sum(np.linalg.multi_dot([x, x.T, x]))
+                               * np.linalg.matrix_rank(x), M),
+    "scipy.linalg": (lambda x: np.sum(sl.solve_triangular(x, v[:3], lower=True) ** 2)
+                     + np.sum(sl.solve_triangular(x, x, trans="T", unit_diagonal=True) ** 2)
+                     + np.sum(sl.cho_solve(sl.cho_factor(x @ x.T), v[:3]) ** 2)
+                     + np.sum(sl.block_diag(x, v[0]) ** 2), M),
+    "expm sqrtm solve_sylvester": (lambda x: np.sum(sl.expm(x / 4) ** 2)
+                                   + np.sum(sl.sqrtm(x @ x.T + np.eye(3)) ** 2)
+                                   + np.sum(sl.solve_sylvester(x, x.T, M) ** 2), M),
+    # scipy.special and scipy.stats functions that are not ufuncs
+    "scipy.special functions": (lambda x: np.sum(sp_special.logsumexp(x, axis=1) ** 2)
+                                + sp_special.logsumexp(x, b=R12 + 1.0)
+                                + np.sum(sp_special.softmax(x, axis=0) * R12)
+                                + np.sum(sp_special.log_softmax(x) * R12)
+                                + np.sum(sp_special.polygamma(1, x ** 2 + 1))
+                                + np.sum(sp_special.multigammaln(x ** 2 + 3, 2)), A),
+    "scipy.stats": (lambda x: np.sum(sp_stats.norm.logpdf(x, x[0], 2.0))
+                    + np.sum(sp_stats.t(3.5, scale=2.0).logpdf(x)) + np.sum(sp_stats.norm.cdf(x))
+                    + np.sum(sp_stats.gamma.logpdf(x ** 2 + 1, 2.5))
+                    + sp_stats.multivariate_normal.logpdf(x[:3], x[1:],
+                                                          x[:3, None] * x[:3] + M.T @ M)
+                    + sp_stats.dirichlet.logpdf(np.array([0.2, 0.3, 0.5]), x[:3] ** 2 + 1),
+                    v),
 }
 
 

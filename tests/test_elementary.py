@@ -74,6 +74,23 @@ CASES = [
         np.logical_not(np.not_equal(x, y))), x * y, np.where(np.equal(x, y), x, y)), (1.3, 0.3)),
     ("division", lambda x, y: x / y - y / x, (0.3, 1.7)),
     ("composite", lambda x, y: np.exp(np.sin(x) * y) / (1 + x**2), (0.3, 1.7)),
+    ("rint trunc", lambda x: x * np.rint(x) + np.trunc(x) * x + np.trunc(-x), 2.7),
+    ("isnan isinf isfinite", lambda x: x * np.isfinite(x) + np.isnan(x) + np.isinf(x) * x, 1.3),
+    ("truth values as numbers", lambda x: (x > 0) * x + x - (x > 1) + True * x, 1.3),
+    ("iv ive", lambda x: sc.iv(2.5, x) + sc.ive(1.5, x) + sc.ive(2, -x), 1.7),
+    ("jv jn yv yn", lambda x: sc.jv(1.5, x) + sc.jn(2, x) + sc.yv(0.5, x) + sc.yn(2, x), 1.7),
+    ("kv", lambda x: sc.kv(1.5, x), 1.7),
+    ("i0 i1 j0 j1 y0 y1 k0 k1", lambda x: sc.i0(x) + sc.i1(x) + sc.j0(x) + sc.j1(x) + sc.y0(x)
+     + sc.y1(x) + sc.k0(x) + sc.k1(x), 1.7),
+    ("psi digamma", lambda x: sc.psi(x) * sc.digamma(x), 1.7),
+    ("gammainc gammaincc", lambda x: sc.gammainc(1.5, x) + sc.gammaincc(2.5, x) * x, 1.7),
+    ("beta betaln", lambda x, y: sc.beta(x, y) + sc.betaln(y, x), (1.7, 2.3)),
+    ("betainc", lambda x: sc.betainc(1.5, 2.5, x), 0.3),
+    ("rgamma gammasgn", lambda x: sc.rgamma(x) + sc.gammasgn(x - 2) * x, 1.7),
+    ("erfcx", lambda x: sc.erfcx(x) + sc.erfcx(-x), 1.7),
+    ("xlog1py entr kl_div rel_entr", lambda x, y: sc.xlog1py(x, y) + sc.entr(x) + sc.kl_div(x, y)
+     + sc.rel_entr(y, x), (0.7, 1.3)),
+    ("ndtr ndtri log_ndtr", lambda x: sc.ndtr(x) + sc.ndtri(x / 2) + sc.log_ndtr(-5 * x), 0.7),
 ]
 
 

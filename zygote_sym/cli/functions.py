@@ -10,6 +10,9 @@ list cannot drift from the code.  The sources are
 - ``REDUCERS``: the ufunc ``.reduce`` methods;
 - ``HANDLERS`` (zygote_sym/trace/dispatch.py): the other NumPy functions,
   grouped by the handler module (trace/handlers/) that defines them;
+- ``LIBRARY`` (zygote_sym/trace/library.py): SciPy's Python functions and
+  distributions, and NumPy's constructors, which trace through library
+  proxies;
 - the public methods, properties and operators of
   :class:`zygote_sym.trace.tracer.Tracer`.
 
@@ -22,15 +25,22 @@ import inspect
 import operator
 
 import numpy as np
+import scipy.linalg
+import scipy.signal
 import scipy.special
+import scipy.stats
 import sympy as sp
 
 import zygote_sym as zs
 
 from ..trace.dispatch import HANDLERS, REDUCERS, UFUNCS
+from ..trace.handlers.special import FIXED
+from ..trace.library import LIBRARY
 from ..trace.tracer import Tracer
 
-_MODULES = [("np", np), ("np.linalg", np.linalg), ("scipy.special", scipy.special)]
+_MODULES = [("np", np), ("np.linalg", np.linalg), ("scipy.special", scipy.special),
+            ("scipy.linalg", scipy.linalg), ("scipy.signal", scipy.signal),
+            ("scipy.stats", scipy.stats)]
 
 _HEADER = """\
 # Supported NumPy and SciPy functions
@@ -62,7 +72,8 @@ _SYNTAX_NOTES = [
                   "record a guard"),
     ("__float__", "`float(x)` (and so `math.sin(x)`) raises `TracerConversionError`"),
     ("__complex__", "`complex(x)` raises `TracerConversionError`"),
-    ("__array__", "`np.asarray(x)`, `np.array(x)` raise `TracerConversionError`"),
+    ("__array__", "`np.asarray(x)`, `np.array(x)` raise `TracerConversionError`, except "
+                  "through the NumPy library proxy (below)"),
 ]
 
 
@@ -85,28 +96,35 @@ def _cell(expr):
 
 
 def _elementwise(ufunc):
-    """(closed form, partials) of `ufunc` on real symbols x (, y), all of them
-    inputs (one dict argument, so each partial is taken with the others
-    varying too: a tie of `maximum(x, y)` is between two inputs)."""
-    names = "xy"[:ufunc.nin]
-    d = zs.derive(lambda p: ufunc(*[p[n] for n in names]),
-                  {n: sp.Symbol(n, real=True) for n in names})
-    return d.value, [d.gradient[0][n] for n in names]
+    """(closed form, partials) of `ufunc` on real symbols x (, y, z), all of
+    them inputs (one dict argument, so each partial is taken with the others
+    varying too: a tie of `maximum(x, y)` is between two inputs) except the
+    arguments without a derivative (FIXED: a Bessel order), which are the
+    constant symbols n (, m); their partials are None."""
+    names = "xyz"[:ufunc.nin]
+    fixed = FIXED.get(ufunc, ())
+    consts = iter(sp.symbols("n m", real=True))
+    args = [next(consts) if i in fixed else n for i, n in enumerate(names)]
+    d = zs.derive(lambda p: ufunc(*[p[a] if isinstance(a, str) else a for a in args]),
+                  {n: sp.Symbol(n, real=True) for n in args if isinstance(n, str)})
+    return d.value, [d.gradient[0][a] if isinstance(a, str) else None for a in args], args
 
 
 def _ufunc_table(ufuncs):
     rows = ["| function | traced as | derivative |", "|---|---|---|"]
     for names, u in sorted((public_names(u), u) for u in ufuncs):
-        value, partials = _elementwise(u)
+        value, partials, args = _elementwise(u)
         if len(partials) == 1:
             deriv = _cell(partials[0])
         else:
-            deriv = "; ".join(f"∂{v}: {_cell(p)}" for v, p in zip("xy", partials))
+            deriv = "; ".join(f"∂{v}: {_cell(p)}" for v, p in zip(args, partials)
+                              if p is not None)
         rows.append(f"| {_code(names)} | {_cell(value)} | {deriv} |")
     return rows
 
 
-_SECTIONS = ["reductions", "shapes", "indexing", "selects", "products", "linalg"]
+_SECTIONS = ["reductions", "shapes", "indexing", "selects", "products", "linalg", "numeric",
+             "signal"]
 
 
 def _section_of(handler):
@@ -125,6 +143,21 @@ def _function_lists(functions):
         by_section.setdefault(_section_of(handler), []).append(names)
     return [f"- **{section}**: " + "; ".join(_code(n) for n in sorted(by_section[section]))
             for section in _SECTIONS if section in by_section]
+
+
+def _library_lines():
+    """LIBRARY by module: functions, and each distribution with its methods."""
+    functions, methods = {}, {}
+    for key in LIBRARY:
+        if isinstance(key, tuple):
+            methods.setdefault(public_names(key[0])[0], []).append(key[1])
+        else:
+            names = public_names(key)
+            functions.setdefault(names[0].rsplit(".", 1)[0], []).append(names[0])
+    lines = [f"- **{module}**: " + ", ".join(f"`{n}`" for n in sorted(names))
+             for module, names in sorted(functions.items())]
+    return lines + [f"- **{dist}**: " + ", ".join(f"`.{m}`" for m in ms)
+                    for dist, ms in sorted(methods.items())]
 
 
 def _tracer_lines():
@@ -154,12 +187,15 @@ def markdown():
              "## Elementwise functions (ufuncs)", "",
              "On arrays these are elementwise and broadcast as NumPy does; each is one "
              "node of the traced expression.  The closed forms and derivatives below are "
-             "computed by `zygote_sym.derive` on real symbols `x`, `y`.  Comparisons and "
+             "computed by `zygote_sym.derive` on real symbols `x`, `y`, `z`.  Comparisons and "
              "logical functions have derivative 0 (their results are masks for "
-             "`np.where`); `floor`, `ceil`, `sign` are steps with derivative 0; "
-             "`abs'(0) = 0`; a tie of `maximum`/`minimum` between two traced inputs is "
-             "split equally, a tie with a constant goes to the constant "
-             "(`maximum(x, 0)` has derivative 0 at 0, as ReLU).", ""]
+             "`np.where`, and count 1 or 0 in arithmetic); `floor`, `ceil`, `sign`, "
+             "`rint`, `trunc` are steps with derivative 0; `abs'(0) = 0`; a tie of "
+             "`maximum`/`minimum` is split equally, with another input or with a constant "
+             "(`maximum(x, 0)` has derivative 1/2 at 0: the symmetric derivative).  The "
+             "order of a Bessel function, n of `polygamma`, a of `gammainc` and a, b of "
+             "`betainc` (the constants `n`, `m` below) have no derivative: tracing raises "
+             "`NoRuleError` if they depend on a differentiated input.", ""]
     lines += _ufunc_table(elementwise)
     lines += ["", "## Reductions through ufunc methods", "",
               ", ".join(f"`{public_names(u)[0]}.reduce`" for u in REDUCERS) + ".", "",
@@ -169,6 +205,14 @@ def markdown():
               "the trace.  Functions returning integers (`argsort`, `nonzero`, ...) are "
               "computed on the values and carry no gradient.", ""]
     lines += _function_lists(HANDLERS)
+    lines += ["", "## SciPy functions and NumPy constructors", "",
+              "These convert their arguments with `np.asarray` before any dispatch, so they "
+              "trace through library proxies (`zygote_sym/trace/library.py`): a module, a "
+              "distribution or a function seen through `library.proxy` runs the traced "
+              "implementation when an argument holds a traced value, and the original "
+              "otherwise.  Distributions take SciPy's arguments (shape parameters, `loc`, "
+              "`scale`), also frozen (`norm(mu, sigma).logpdf(x)`, with `mu` traced).", ""]
+    lines += _library_lines()
     lines += ["", "## Methods and operators of traced values", ""]
     lines += _tracer_lines()
     return "\n".join(lines) + "\n"

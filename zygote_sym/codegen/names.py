@@ -11,6 +11,7 @@ import numpy as np
 import sympy as sp
 from sympy.codegen.cfunctions import exp2, expm1, hypot, log1p, log2, log10
 
+from ..ir.ops import betainc, erfcx, gammainc, gammaincc, ive, log_ndtr, rint
 from ..ir.special import (either, logaddexp, nonfinite, safe, sigmoid, softplus, stop_gradient,
                           strong_mul)
 
@@ -44,10 +45,22 @@ NAMES = {
     sp.gamma:     ("math.gamma",           "sc.gamma",        None,      False),
     sp.loggamma:  ("math.lgamma",          "sc.gammaln",      None,      False),
     sp.polygamma: ("sc.polygamma",         "sc.polygamma",    None,      False),
+    sp.besseli:   ("sc.iv",                "sc.iv",           None,      False),
+    ive:          ("sc.ive",               "sc.ive",          None,      False),
+    sp.besselj:   ("sc.jv",                "sc.jv",           None,      False),
+    sp.bessely:   ("sc.yv",                "sc.yv",           None,      False),
+    sp.besselk:   ("sc.kv",                "sc.kv",           None,      False),
+    gammainc:     ("sc.gammainc",          "sc.gammainc",     None,      False),
+    gammaincc:    ("sc.gammaincc",         "sc.gammaincc",    None,      False),
+    betainc:      ("sc.betainc",           "sc.betainc",      None,      False),
+    sp.beta:      ("sc.beta",              "sc.beta",         None,      False),
+    erfcx:        ("sc.erfcx",             "sc.erfcx",        None,      False),
+    log_ndtr:     ("sc.log_ndtr",          "sc.log_ndtr",     None,      False),
     sp.Abs:       ("abs",                  "np.abs",          "abs",     False),
     sp.sign:      ("_sign",                "np.sign",         "sign",    False),
     sp.floor:     ("math.floor",           "np.floor",        "floor",   False),
     sp.ceiling:   ("math.ceil",            "np.ceil",         "ceil",    False),
+    rint:         ("float(round({}))",     "np.rint",         None,      False),
     sp.Max:       ("max",                  "np.maximum",      "maximum", False),
     sp.Min:       ("min",                  "np.minimum",      "minimum", False),
     sp.Heaviside: ("(1.0 if {0} > 0 else {1} if {0} == 0 else 0.0)", "np.heaviside({}, {})",

@@ -266,3 +266,48 @@ class Printer:
     def _print_Solve(self, node, code):
         a, b = self._structural(node, code)
         return f"np.linalg.solve({a}, {b})", ATOM
+
+    def _print_Band(self, node, code):
+        lo, hi = node.params
+        x = self._structural(node, code)[0]
+        x = x if lo is None else f"np.triu({x}, {lo})"
+        return (x if hi is None else f"np.tril({x}, {hi})"), ATOM
+
+    # the same calls as ir/numpy_ops.py's LINALG, which computes the traced values
+    def _print_Cholesky(self, node, code):
+        return f"np.linalg.cholesky({self._structural(node, code)[0]})", ATOM
+
+    def _print_SolveTriangular(self, node, code):
+        a, b = self._structural(node, code)
+        lower, trans = node.params
+        a = f"np.tril({a})" if lower else f"np.triu({a})"
+        return f"np.linalg.solve({f'np.swapaxes({a}, -1, -2)' if trans else a}, {b})", ATOM
+
+    def _print_SlogDet(self, node, code):
+        return f"np.linalg.slogdet({self._structural(node, code)[0]})[{node.params[0]}]", ATOM
+
+    def _print_Eigh(self, node, code):
+        which, upper = node.params
+        uplo = "U" if upper else "L"
+        return f"np.linalg.eigh({self._structural(node, code)[0]}, {uplo!r})[{which}]", ATOM
+
+    def _print_Svd(self, node, code):
+        x = self._structural(node, code)[0]
+        return f"np.linalg.svd({x}, full_matrices=False)[{node.params[0]}]", ATOM
+
+    def _print_Pinv(self, node, code):
+        return f"np.linalg.pinv({self._structural(node, code)[0]}, {node.params[0]!r})", ATOM
+
+    def _print_Qr(self, node, code):
+        return f"np.linalg.qr({self._structural(node, code)[0]})[{node.params[0]}]", ATOM
+
+    # scipy.linalg is not in the kernels' namespace (codegen/runtime.py): imported inline
+    def _print_Expm(self, node, code):
+        return f"__import__('scipy.linalg').linalg.expm({self._structural(node, code)[0]})", ATOM
+
+    def _print_Sqrtm(self, node, code):
+        return f"__import__('scipy.linalg').linalg.sqrtm({self._structural(node, code)[0]})", ATOM
+
+    def _print_SolveSylvester(self, node, code):
+        xs = ", ".join(self._structural(node, code))
+        return f"__import__('scipy.linalg').linalg.solve_sylvester({xs})", ATOM

@@ -2,6 +2,7 @@
 at trace time and what generated kernels call (codegen/runtime.py), so the
 traced value and the kernel's agree by construction."""
 import numpy as np
+import scipy.linalg
 
 
 def sum_to(x, shape):
@@ -76,3 +77,32 @@ def setitem(x, v, key):
     out = np.array(x, dtype=np.result_type(x, v))
     out[key] = v
     return out
+
+
+def band(x, lo, hi):
+    """The entries with lo <= j - i <= hi of the last two axes (None: no bound)."""
+    x = np.asarray(x)
+    x = x if lo is None else np.triu(x, lo)
+    return x if hi is None else np.tril(x, hi)
+
+
+def solve_triangular(a, b, lower, trans):
+    """op(a)^-1 b on a's lower (upper) triangle, for stacks: NumPy's solve
+    of the masked matrix (SciPy's solve_triangular takes no stacks)."""
+    a = band(a, None, 0) if lower else band(a, 0, None)
+    return np.linalg.solve(np.swapaxes(a, -1, -2) if trans else a, b)
+
+
+# the values of ops.Cholesky, ops.Svd, ...: (operands, *static params) -> array
+LINALG = {
+    "Cholesky": np.linalg.cholesky,
+    "SolveTriangular": solve_triangular,
+    "SlogDet": lambda a, which: np.linalg.slogdet(a)[which],
+    "Eigh": lambda a, which, upper: np.linalg.eigh(a, "U" if upper else "L")[which],
+    "Svd": lambda a, which: np.linalg.svd(a, full_matrices=False)[which],
+    "Pinv": lambda a, rcond: np.linalg.pinv(a, rcond),
+    "Qr": lambda a, which: np.linalg.qr(a)[which],
+    "Expm": scipy.linalg.expm,
+    "Sqrtm": scipy.linalg.sqrtm,
+    "SolveSylvester": scipy.linalg.solve_sylvester,
+}

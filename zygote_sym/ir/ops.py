@@ -21,7 +21,7 @@ from sympy.core.symbol import Str
 from sympy.printing.precedence import PRECEDENCE
 
 from .nodes import broadcast
-from .numpy_ops import linrec, norm, scan, scatter, setitem, shift, sum_to
+from .numpy_ops import LINALG, band, linrec, norm, scan, scatter, setitem, shift, sum_to
 
 
 def static(x):
@@ -33,6 +33,8 @@ def static(x):
         return Str(x)
     if isinstance(x, (tuple, list)):
         return sp.Tuple(*[static(v) for v in x])
+    if isinstance(x, (float, np.floating)):  # a tolerance (pinv's rcond)
+        return sp.Float(float(x), 17)
     return sp.Integer(int(x))
 
 
@@ -43,6 +45,8 @@ def unstatic(x):
         return x.name
     if isinstance(x, sp.Tuple):
         return tuple(unstatic(v) for v in x)
+    if isinstance(x, sp.Float):
+        return float(x)
     return int(x)
 
 
@@ -112,7 +116,7 @@ class BroadcastTo(ArrayOp):
         return np.broadcast_to(x, self.params[0])
 
     def _latex(self, printer):
-        return printer._print(self.args[0])
+        return _delimited(printer, self.args[0])
 
 
 class SumTo(ArrayOp):
@@ -127,7 +131,7 @@ class SumTo(ArrayOp):
         return sum_to(x, self.params[0])
 
     def _latex(self, printer):
-        return r"\sum " + printer.parenthesize(self.args[0], 0)
+        return r"\sum " + _delimited(printer, self.args[0])
 
 
 class Where(ArrayOp):
@@ -149,6 +153,26 @@ class Where(ArrayOp):
         return printer._print(sp.Piecewise((a, c), (b, True), evaluate=False))
 
 
+# ------------------------------------------- elementwise functions SymPy lacks
+def _function(name, textbook=None, doc=None):
+    """An elementwise SymPy function named as its NumPy/SciPy ufunc.  Built
+    unevaluated on the compile path; evaluated (closed forms) it becomes its
+    `textbook` SymPy expression where there is one, as ir/special.py's do."""
+    body = {"__doc__": doc, "__module__": __name__}
+    if textbook is not None:
+        body["eval"] = classmethod(lambda cls, *args: textbook(*args))
+    return type(name, (sp.Function,), body)
+
+
+rint = _function("rint", doc="Round half to even (`np.rint`; `np.round` scales around it).")
+ive = _function("ive", lambda v, x: sp.besseli(v, x) * sp.exp(-sp.Abs(x)))
+erfcx = _function("erfcx", lambda x: sp.exp(x**2) * sp.erfc(x))
+log_ndtr = _function("log_ndtr", lambda x: sp.log(sp.erfc(-x / sp.sqrt(2)) / 2))
+gammainc = _function("gammainc", lambda a, x: sp.lowergamma(a, x) / sp.gamma(a))
+gammaincc = _function("gammaincc", lambda a, x: sp.uppergamma(a, x) / sp.gamma(a))
+betainc = _function("betainc", lambda a, b, x: sp.betainc_regularized(a, b, 0, x))
+
+
 # =============================================================================
 # Structural ops.  Static arguments are already normalised by the tracer
 # (non-negative sorted axes, concrete slices, explicit einsum outputs), so
@@ -157,6 +181,13 @@ class Where(ArrayOp):
 
 def _arg_latex(printer, x):
     return printer.parenthesize(x, PRECEDENCE["Pow"])
+
+
+def _delimited(printer, x):
+    """x in parentheses unless it is an atom or delimits itself: a structural
+    op prints as one unit, whatever its parent (SymPy ranks it as a function
+    call, so a parent never parenthesizes it)."""
+    return printer.parenthesize(x, PRECEDENCE["Func"], strict=True)
 
 
 # ----------------------------------------------------------------- reductions
@@ -172,7 +203,7 @@ class _Reduce(ArrayOp):
         return getattr(np, self.fname)(x, axis=axes, keepdims=bool(keep))
 
     def _latex(self, printer):
-        return rf"{self.tex} {_arg_latex(printer, self.args[0])}"
+        return rf"{self.tex} {_delimited(printer, self.args[0])}"
 
 
 class Sum(_Reduce):
@@ -309,7 +340,8 @@ class MatMul(ArrayOp):
         return np.matmul(a, b)
 
     def _latex(self, printer):
-        return " ".join(printer.parenthesize(x, PRECEDENCE["Mul"]) for x in self.args)
+        inner = " ".join(printer.parenthesize(x, PRECEDENCE["Mul"]) for x in self.args)
+        return rf"\left({inner}\right)"
 
 
 # ------------------------------------------------------------- shape only
@@ -336,7 +368,7 @@ class Reshape(ArrayOp):
         return np.reshape(x, self.params[0])
 
     def _latex(self, printer):
-        return printer._print(self.args[0])
+        return _delimited(printer, self.args[0])
 
 
 class Concatenate(Variadic):
@@ -349,6 +381,18 @@ class Concatenate(Variadic):
 
     def value(self, *xs):
         return np.concatenate(xs, axis=self.params[0])
+
+
+class Band(ArrayOp):
+    """The band `lo <= j - i <= hi` of the last two axes, zeros elsewhere
+    (None: unbounded): `np.tril(x, k)` is Band(x, None, k), `np.triu(x, k)`
+    is Band(x, k, None).  A projection, so its own pullback."""
+
+    def shape_rule(self, x):
+        return x
+
+    def value(self, x):
+        return band(x, *self.params)
 
 
 # ---------------------------------------------------------------- indexing
@@ -433,7 +477,7 @@ class Det(ArrayOp):
         return np.linalg.det(a)
 
     def _latex(self, printer):
-        return rf"\det {_arg_latex(printer, self.args[0])}"
+        return rf"\det\left({printer._print(self.args[0])}\right)"
 
 
 class Inv(ArrayOp):
@@ -459,3 +503,90 @@ class Solve(ArrayOp):
 
     def value(self, a, b):
         return np.linalg.solve(a, b)
+
+
+# Decompositions and matrix functions.  A routine with several outputs is one
+# op per output (`which`), so each output's pullback is its own rule and an
+# unused output costs nothing; the values are numpy_ops.LINALG's, and the
+# kernels print the same calls.
+class _Linalg(ArrayOp):
+    def value(self, *xs):
+        return LINALG[type(self).__name__](*xs, *self.params)
+
+
+class Cholesky(_Linalg):
+    """`np.linalg.cholesky`: L, lower, from the lower triangle of a."""
+
+    def shape_rule(self, a):
+        return a
+
+
+class SolveTriangular(_Linalg):
+    """`op(a)^-1 b` for a's lower (or upper) triangle, op = transpose if `trans`."""
+
+    nops = 2
+
+    def shape_rule(self, a, b):
+        return broadcast(a[:-2], b[:-2]) + b[-2:]
+
+
+class SlogDet(_Linalg):
+    """Output `which` of `np.linalg.slogdet`: 0 the sign, 1 log|det|."""
+
+    def shape_rule(self, a):
+        return a[:-2]
+
+
+class Eigh(_Linalg):
+    """Output `which` of `np.linalg.eigh` of the lower (or `upper`) triangle:
+    0 eigenvalues, 1 eigenvectors."""
+
+    def shape_rule(self, a):
+        return a[:-1] if self.params[0] == 0 else a
+
+
+class Svd(_Linalg):
+    """Output `which` of `np.linalg.svd(a, full_matrices=False)`: 0 U, 1 s, 2 Vh."""
+
+    def shape_rule(self, a):
+        m, n = a[-2:]
+        k = min(m, n)
+        return a[:-2] + ((m, k), (k,), (k, n))[self.params[0]]
+
+
+class Pinv(_Linalg):
+    """`np.linalg.pinv(a, rcond)`."""
+
+    def shape_rule(self, a):
+        return a[:-2] + (a[-1], a[-2])
+
+
+class Qr(_Linalg):
+    """Output `which` of `np.linalg.qr(a)` (reduced): 0 Q, 1 R."""
+
+    def shape_rule(self, a):
+        m, n = a[-2:]
+        return a[:-2] + ((m, min(m, n)), (min(m, n), n))[self.params[0]]
+
+
+class Expm(_Linalg):
+    """`scipy.linalg.expm`, the matrix exponential."""
+
+    def shape_rule(self, a):
+        return a
+
+
+class Sqrtm(_Linalg):
+    """`scipy.linalg.sqrtm`, the principal square root."""
+
+    def shape_rule(self, a):
+        return a
+
+
+class SolveSylvester(_Linalg):
+    """`scipy.linalg.solve_sylvester(a, b, q)`: x with a x + x b = q."""
+
+    nops = 3
+
+    def shape_rule(self, a, b, q):
+        return q

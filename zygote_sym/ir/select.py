@@ -9,9 +9,9 @@ where").
 import sympy as sp
 from sympy.codegen.cfunctions import exp2, expm1, log1p, log2, log10
 
-from .build import ONE, ZERO, call
+from .build import HALF, ONE, ZERO, call
 from .nodes import Leaf, postorder
-from .ops import ArrayOp, Where
+from .ops import ArrayOp, Where, betainc, erfcx, gammainc, gammaincc
 from .special import safe
 
 SAFE = {
@@ -20,6 +20,9 @@ SAFE = {
     sp.tan: (0,), sp.asin: (0,), sp.acos: (0,), sp.atanh: (0,), sp.acosh: (2,),
     sp.gamma: (1,), sp.loggamma: (1,), sp.polygamma: (None, 1), sp.Mod: (None, 1),
     sp.erfinv: (0,), sp.erfcinv: (1,),                                     # pole at ±1 (0, 2)
+    sp.bessely: (None, 1), sp.besselk: (None, 1), sp.beta: (1, 1),         # poles at 0
+    sp.besseli: (None, 0), erfcx: (0,),                                    # overflow
+    gammainc: (None, 1), gammaincc: (None, 1), betainc: (None, None, HALF),  # domain edges
 }
 
 
@@ -35,7 +38,7 @@ def safe_args(node):
     """Per argument of an elementwise node, its safe point or None (see SAFE)."""
     if isinstance(node, sp.Pow):
         return _pow_safe(*node.args)
-    return [None if v is None else sp.Integer(v) for v in SAFE.get(node.func, ())]
+    return [None if v is None else sp.S(v) for v in SAFE.get(node.func, ())]
 
 
 def pick(c, a, b):

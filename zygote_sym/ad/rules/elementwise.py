@@ -27,7 +27,7 @@ from sympy.codegen.cfunctions import exp2, expm1, hypot, log1p, log2, log10
 
 from ...ir.build import (HALF, NEG_ONE, ONE, ZERO, add, call, div, mul, neg, pow_, relation,
                          strong_mul as strong_product, sub)
-from ...ir.ops import Where
+from ...ir.ops import Where, betainc, erfcx, gammainc, gammaincc, ive, log_ndtr, rint
 from ...ir.select import pick
 from ...ir.special import (logaddexp, nonfinite, safe, sigmoid, softplus, stop_gradient,
                            strong_mul)
@@ -45,6 +45,29 @@ def _nonzero(x):
     """x, with 1 where x == 0: a denominator that is 0 only where its
     numerator is (the origin of hypot/atan2)."""
     return call(safe, x, relation("!=", x, ZERO), ONE)
+
+
+def _bessel(f, sign):
+    """d/dx f(v, x) = (f(v-1, x) + sign*f(v+1, x))/2 (no derivative in the order v)."""
+    return lambda y, v, x: [None, mul(HALF, add(call(f, sub(v, ONE), x),
+                                                 mul(sign, call(f, add(v, ONE), x))))]
+
+
+def _psi(x):
+    return call(sp.polygamma, ZERO, x)
+
+
+def _gammainc(y, a, x):
+    """d/dx P(a, x) = x**(a-1) exp(-x) / Γ(a), in logs (no overflow for large a)."""
+    return [None, call(sp.exp, sub(mul(sub(a, ONE), call(sp.log, x)),
+                                   add(x, call(sp.loggamma, a))))]
+
+
+def _betainc(y, a, b, x):
+    """d/dx I_x(a, b) = x**(a-1) (1-x)**(b-1) / B(a, b), in logs."""
+    lbeta = sub(add(call(sp.loggamma, a), call(sp.loggamma, b)), call(sp.loggamma, add(a, b)))
+    return [None, None, call(sp.exp, sub(add(mul(sub(a, ONE), call(sp.log, x)),
+                                             mul(sub(b, ONE), call(log1p, neg(x)))), lbeta))]
 
 
 def _tie(a, b):
@@ -86,6 +109,22 @@ PARTIALS = {
     sp.sign:      lambda y, x: [ZERO],
     sp.floor:     lambda y, x: [ZERO],
     sp.ceiling:   lambda y, x: [ZERO],
+    rint:         lambda y, x: [ZERO],
+    sp.polygamma: lambda y, n, x: [None, call(sp.polygamma, add(n, ONE), x)],
+    sp.besseli:   _bessel(sp.besseli, ONE),
+    sp.besselj:   _bessel(sp.besselj, NEG_ONE),
+    sp.bessely:   _bessel(sp.bessely, NEG_ONE),
+    sp.besselk:   lambda y, v, x: [None, neg(_bessel(sp.besselk, ONE)(y, v, x)[1])],
+    ive:          lambda y, v, x: [None, sub(_bessel(ive, ONE)(y, v, x)[1],
+                                             mul(call(sp.sign, x), y))],
+    gammainc:     _gammainc,
+    gammaincc:    lambda y, a, x: [None, neg(_gammainc(y, a, x)[1])],
+    betainc:      _betainc,
+    sp.beta:      lambda y, a, b: [mul(y, sub(_psi(a), _psi(add(a, b)))),
+                                   mul(y, sub(_psi(b), _psi(add(a, b))))],
+    erfcx:        lambda y, x: [sub(mul(2, x, y), 2 / sp.sqrt(sp.pi))],
+    log_ndtr:     lambda y, x: [div(call(sp.exp, sub(neg(div(_sq(x), 2)), y)),
+                                    sp.sqrt(2 * sp.pi))],
     sp.Heaviside: lambda y, x, h0: [ZERO, ZERO],
     sp.atan2:     lambda y, a, b: [div(b, _nonzero(add(_sq(a), _sq(b)))),
                                    neg(div(a, _nonzero(add(_sq(a), _sq(b)))))],

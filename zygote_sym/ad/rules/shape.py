@@ -1,7 +1,7 @@
 """Pullbacks of ops that only move elements: broadcasts, transposes,
 reshapes, concatenation, gathers and scatters."""
 from ...ir import build as b
-from ...ir.ops import (BroadcastTo, Concatenate, Index, Reshape, Scatter, SetItem, SumTo,
+from ...ir.ops import (Band, BroadcastTo, Concatenate, Index, Reshape, Scatter, SetItem, SumTo,
                        Transpose)
 
 
@@ -35,4 +35,5 @@ VJPS = {
     Scatter:     lambda ctx, y, ct: [Index.make(ct, *y.operands[1:], y.params[0])]
                  + [None] * (y.nops - 1),
     SetItem:     _setitem,
+    Band:        lambda ctx, y, ct: [Band.make(ct, *y.params)],
 }

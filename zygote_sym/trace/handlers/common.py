@@ -7,7 +7,10 @@ subscripts made explicit) and builds one op of ir/ops.py, or composes
 existing handlers.  Index data that only the concrete values decide (sort
 order, boolean masks) becomes integer-array constants of the trace.
 """
+import itertools
+
 import numpy as np
+import scipy.special as sc
 from numpy.lib.array_utils import normalize_axis_tuple
 
 from ...errors import NoRuleError
@@ -29,6 +32,16 @@ def table():
     return handlers, handles
 
 
+def public_name(func):
+    """`np.linalg.eigh`, `scipy.special.erf`: the name a user calls it by."""
+    name = getattr(func, "__name__", repr(func))
+    module = getattr(func, "__module__", None)
+    if module is None:  # SciPy's ufuncs do not say where they live
+        module = "scipy.special" if getattr(sc, name, None) is func else "numpy"
+    parts = itertools.takewhile(lambda p: not p.startswith("_"), module.split("."))
+    return ".".join(["np" if p == "numpy" else p for p in parts] + [name])
+
+
 def trace_of(values):
     """The trace an operation on `values` happens in (the newest, when a
     nested derivative mixes tracers of several traces)."""
@@ -39,9 +52,17 @@ def value_of(x):
     return x.value if isinstance(x, Tracer) else x
 
 
+def _holds_tracer(x):
+    return isinstance(x, Tracer) or isinstance(x, (list, tuple)) and any(map(_holds_tracer, x))
+
+
 def as_tracer(trace, x):
+    """x as a traced value of `trace`; a (nested) list holding traced values
+    is their stack, as np.array would build it."""
     if isinstance(x, Tracer):
         return x
+    if isinstance(x, (list, tuple)) and _holds_tracer(x):
+        return np.stack([as_tracer(trace, v) for v in x])
     x = np.asarray(x) if isinstance(x, (list, tuple)) else x
     return trace.new(trace.lift(x), x)
 
@@ -68,10 +89,20 @@ def view(view, base, restore):
     return view
 
 
+HOW_TO_ADD = ("docs/adding_rules.md shows how to add one; until then, compute this part "
+              "outside the differentiated function or wrap it in zygote_sym.stop_gradient")
+
+
+def no_rule(what, why=""):
+    """The NoRuleError for `what` (the public name and the unsupported options)."""
+    return NoRuleError(f"zygote_sym has no rule for {what} on traced values"
+                       + (f" ({why})" if why else "") + ": " + HOW_TO_ADD)
+
+
 def unsupported(name, out=None, **kwargs):
     if out is not None or kwargs:
-        given = ", ".join(["out"] * (out is not None) + list(kwargs))
-        raise NoRuleError(f"np.{name} on traced values does not support {given}")
+        given = ", ".join(["out="] * (out is not None) + [f"{k}=" for k in kwargs])
+        raise no_rule(f"np.{name} with {given}")
 
 
 def axes_of(axis, ndim):

@@ -19,7 +19,8 @@ import sympy as sp
 from sympy.codegen.cfunctions import exp2, expm1, hypot, log1p, log2, log10
 
 from ...ir import build
-from ...ir.ops import LogSumExp, Sum
+from ...ir.ops import LogSumExp, Sum, rint
+from ...ir.select import where
 from ...ir.special import logaddexp, safe, sigmoid, softplus
 from ..tracer import Tracer, apply_values
 
@@ -69,9 +70,21 @@ def _log1p(u):
     return build.call(log1p, u) if vs is None else _log_sum_exp([build.ZERO] + vs)
 
 
-def _xlogy(x, y):  # 0 where x == 0, as scipy.special.xlogy
-    point = build.call(safe, y, build.relation("!=", x, build.ZERO), build.ONE)
-    return build.mul(x, build.call(sp.log, point))
+def x_log(log, point):
+    """x*log(y) that is 0 where x == 0 (scipy.special.xlogy, xlog1py): y is
+    replaced there by `point`, where log is finite."""
+    def build_node(x, y):
+        y = build.call(safe, y, build.relation("!=", x, build.ZERO), point)
+        return build.mul(x, build.call(log, y))
+    return build_node
+
+
+_xlogy = x_log(sp.log, build.ONE)
+
+
+def trunc(x):  # toward 0: a step, derivative 0
+    return where(build.relation(">=", x, build.ZERO), build.call(sp.floor, x),
+                 build.call(sp.ceiling, x))
 
 
 UFUNCS = {
@@ -96,6 +109,10 @@ UFUNCS = {
     np.radians: lambda x: build.mul(sp.pi / 180, x), np.deg2rad: lambda x: build.mul(sp.pi / 180, x),
     np.absolute: _f(sp.Abs), np.fabs: _f(sp.Abs), np.sign: _f(sp.sign),
     np.floor: _f(sp.floor), np.ceil: _f(sp.ceiling), np.heaviside: _f(sp.Heaviside),
+    np.rint: _f(rint), np.trunc: trunc,
+    np.isnan: lambda x: build.relation("!=", x, x),
+    np.isinf: lambda x: build.relation("==", build.call(sp.Abs, x), sp.oo),
+    np.isfinite: lambda x: build.relation("<", build.call(sp.Abs, x), sp.oo),
     np.maximum: _f(sp.Max), np.minimum: _f(sp.Min), np.fmax: _f(sp.Max), np.fmin: _f(sp.Min),
     np.greater: lambda a, b: build.relation(">", a, b),
     np.greater_equal: lambda a, b: build.relation(">=", a, b),
@@ -115,11 +132,12 @@ UFUNCS = {
 }
 
 
-def call(trace, ufunc, inputs, pyop=None):
-    """The traced result of `ufunc(*inputs)`; its value by `pyop` when given
-    (a Python operator: `2**-1` is 0.5 in Python, an error in NumPy)."""
+def call(trace, ufunc, inputs, pyop=None, builder=None):
+    """The traced result of `ufunc(*inputs)`: its node by `builder` (default:
+    its UFUNCS line), its value by `pyop` when given (a Python operator:
+    `2**-1` is 0.5 in Python, an error in NumPy)."""
     values = [x.value if isinstance(x, Tracer) else x for x in inputs]
-    node = UFUNCS[ufunc](*[trace.lift(x) for x in inputs])
+    node = (builder or UFUNCS[ufunc])(*[trace.lift(x) for x in inputs])
     with np.errstate(all="ignore"):  # (the kernel computes the results, and warns there)
         value = apply_values(pyop or ufunc, *values)
     if ufunc is np.exp:

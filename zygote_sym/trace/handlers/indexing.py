@@ -10,7 +10,7 @@ from numpy.lib.array_utils import normalize_axis_index
 
 from ...ir import ops
 from ..tracer import Tracer
-from .common import apply, as_tracer, axes_of, reduce, table, unsupported, view, zeros
+from .common import apply, as_tracer, axes_of, no_rule, reduce, table, unsupported, view, zeros
 from .shapes import broadcast_to, ravel, transpose
 
 HANDLERS, handles = table()
@@ -138,6 +138,26 @@ def sort(a, axis=-1, kind=None, order=None, stable=None):
     return take_along_axis(a, order_, axis)
 
 
+def _partition_order(v, kth, axis, kind):
+    """The positions np.partition moves v's elements to, as index data: its
+    i-th smallest output taken from v's i-th smallest element (stable, so
+    tied values keep distinct positions)."""
+    p = np.partition(v, kth, axis, kind)
+    order = np.empty(np.shape(v), np.intp)
+    np.put_along_axis(order, np.argsort(p, axis, stable=True), np.argsort(v, axis, stable=True),
+                      axis)
+    return order
+
+
+@handles(np.partition)
+def partition(a, kth, axis=-1, kind="introselect", order=None):
+    if axis is None:
+        a, axis = ravel(a), 0
+    positions = a._concrete_data("np.partition order", functools.partial(
+        _partition_order, kth=kth, axis=axis, kind=kind))
+    return take_along_axis(a, positions, axis)
+
+
 def _concrete_rule(func):
     """Integer results decided by the concrete values (no gradient flows)."""
     return lambda a, *args, **kw: a._concrete_data(
@@ -146,7 +166,7 @@ def _concrete_rule(func):
 
 HANDLERS.update({f: _concrete_rule(f) for f in (np.argsort, np.argmax, np.argmin,
                                                    np.nonzero, np.flatnonzero, np.argwhere,
-                                                   np.any, np.all)})
+                                                   np.any, np.all, np.argpartition)})
 HANDLERS.update({np.shape: lambda a: a.shape, np.ndim: lambda a: a.ndim,
                   np.size: lambda a, axis=None: a.size if axis is None else a.shape[axis]})
 
@@ -192,3 +212,77 @@ def diag(v, k=0):
     n = v.shape[0] + abs(k)
     rows, cols = np.arange(v.shape[0]) + max(-k, 0), np.arange(v.shape[0]) + max(k, 0)
     return setitem(zeros(v.trace, (n, n)), (rows, cols), v)
+
+
+def gather(a, positions):
+    """`a.ravel()[positions]`: a rearrangement that NumPy's own function
+    computes on the array of flat positions (repeat, roll, pad), so the
+    result follows NumPy exactly; its pullback is a scatter-add."""
+    return getitem(ravel(a), positions(np.arange(a.size).reshape(a.shape)))
+
+
+@handles(np.repeat)
+def repeat(a, repeats, axis=None):
+    return gather(a, lambda p: np.repeat(p, _key_item(repeats), axis))
+
+
+@handles(np.roll)
+def roll(a, shift, axis=None):
+    return gather(a, lambda p: np.roll(p, shift, axis))
+
+
+HANDLERS.update({np.flipud: lambda m: flip(m, 0), np.fliplr: lambda m: flip(m, 1),
+                 np.fft.fftshift: lambda x, axes=None: gather(x, lambda p: np.fft.fftshift(p, axes)),
+                 np.fft.ifftshift: lambda x, axes=None: gather(
+                     x, lambda p: np.fft.ifftshift(p, axes))})
+
+
+@handles(np.rot90)
+def rot90(m, k=1, axes=(0, 1)):
+    """NumPy's definition: flips and a transpose."""
+    k, (a0, a1) = k % 4, (normalize_axis_index(ax, m.ndim) for ax in axes)
+    if k == 0:
+        return m
+    if k == 2:
+        return flip(flip(m, a0), a1)
+    perm = list(range(m.ndim))
+    perm[a0], perm[a1] = a1, a0
+    return transpose(flip(m, a1), perm) if k == 1 else flip(transpose(m, perm), a1)
+
+
+def _band(lo_hi):
+    def handler(m, k=0):
+        if m.ndim < 2:  # NumPy broadcasts a vector to a square matrix first
+            m = broadcast_to(m, (m.shape[-1],) * 2)
+        return apply(ops.Band.make, [m], *lo_hi(operator.index(k)))
+    return handler
+
+
+HANDLERS.update({np.tril: _band(lambda k: (None, k)), np.triu: _band(lambda k: (k, None))})
+
+
+_GATHER_PADS = {"edge", "reflect", "symmetric", "wrap"}
+
+
+@handles(np.pad)
+def pad(array, pad_width, mode="constant", **kwargs):
+    """Gathering modes by np.pad of the flat positions; 'constant' as
+    concatenated blocks, axis by axis (so corners hold the later axis' value,
+    as in NumPy)."""
+    if mode in _GATHER_PADS and kwargs.get("reflect_type", "even") == "even":
+        return gather(array, lambda p: np.pad(p, pad_width, mode))
+    if mode != "constant" or set(kwargs) - {"constant_values"}:
+        raise no_rule(f"np.pad with mode={mode!r}" + "".join(f", {k}=" for k in kwargs),
+                      f"supported: 'constant', {', '.join(map(repr, sorted(_GATHER_PADS)))}")
+    widths = np.broadcast_to(pad_width, (array.ndim, 2))
+    values = kwargs.get("constant_values", 0)
+    values = values if isinstance(values, Tracer) else np.broadcast_to(values, (array.ndim, 2))
+    out = array
+    for axis, (before, after) in enumerate(widths):
+        blocks = []
+        for side, n in ((0, before), (1, after)):
+            shape = out.shape[:axis] + (int(n),) + out.shape[axis + 1:]
+            fill = values if isinstance(values, Tracer) else values[axis][side]
+            blocks.append(zeros(out.trace, shape) + fill)
+        out = np.concatenate([blocks[0], out, blocks[1]], axis) if before or after else out
+    return out

@@ -1,14 +1,13 @@
-"""Products: matmul, dot, tensordot, inner, outer, vdot, einsum."""
+"""Products: matmul, dot, tensordot, inner, outer, vdot, einsum, kron, cross."""
 import string
 
 import numpy as np
-from numpy.lib.array_utils import normalize_axis_tuple
+from numpy.lib.array_utils import normalize_axis_index, normalize_axis_tuple
 
-from ...errors import NoRuleError
 from ...ir import ops
 from .common import apply, as_tracer, reduce, table, trace_of, unsupported
 from .indexing import diagonal
-from .shapes import broadcast_to, ravel, reshape, transpose
+from .shapes import broadcast_to, moveaxis, ravel, reshape, stack, transpose
 
 HANDLERS, handles = table()
 
@@ -97,12 +96,23 @@ def _einsum_spec(subscripts, ndims):
     return terms, out
 
 
+def _sublist_subscripts(operands):
+    """np.einsum(x, [0, 1], y, [1, 2], [0, 2]) as ('ab,bc->ac', x, y)."""
+    letters = string.ascii_letters
+
+    def term(sub):
+        return "".join("..." if k is Ellipsis else letters[k] for k in sub)
+    xs, subs = operands[0:-1:2] if len(operands) % 2 else operands[0::2], operands[1::2]
+    text = ",".join(term(sub) for sub in subs)
+    return (text + ("->" + term(operands[-1]) if len(operands) % 2 else ""), *xs)
+
+
 @handles(np.einsum)
 def einsum(*operands, out=None, optimize=False, **kw):
     unsupported("einsum", out, **kw)
+    if not isinstance(operands[0], str):  # the sublist form
+        operands = _sublist_subscripts(operands)
     subscripts, *xs = operands
-    if not isinstance(subscripts, str):
-        raise NoRuleError("np.einsum on traced values needs the subscripts as a string")
     trace = trace_of(xs)
     xs = [as_tracer(trace, x) for x in xs]
     terms, out = _einsum_spec(subscripts, [x.ndim for x in xs])
@@ -120,3 +130,35 @@ def einsum(*operands, out=None, optimize=False, **kw):
             sizes[c] = n if sizes.get(c, 1) == 1 else sizes[c]
     xs = [broadcast_to(x, tuple(sizes[c] for c in term)) for term, x in zip(terms, xs)]
     return apply(ops.Einsum.make, xs, ",".join(terms) + "->" + out)
+
+
+@handles(np.kron)
+def kron(a, b):
+    """An outer product with the axes interleaved, reshaped: block (i, j) is a[i, j]*b."""
+    a, b = pair(a, b)
+    d = max(a.ndim, b.ndim)
+    sa, sb = (1,) * (d - a.ndim) + a.shape, (1,) * (d - b.ndim) + b.shape
+    spread = (reshape(a, [m for n in sa for m in (n, 1)])
+              * reshape(b, [m for n in sb for m in (1, n)]))
+    return reshape(spread, [m * n for m, n in zip(sa, sb)])
+
+
+@handles(np.cross)
+def cross(a, b, axisa=-1, axisb=-1, axisc=-1, axis=None):
+    """Components along the (moved) last axes; a 2-vector has z = 0, and two
+    2-vectors give the scalar z component, as in NumPy."""
+    a, b = pair(a, b)
+    if axis is not None:
+        axisa = axisb = axisc = axis
+    a = moveaxis(a, normalize_axis_index(axisa, a.ndim), -1)
+    b = moveaxis(b, normalize_axis_index(axisb, b.ndim), -1)
+    if a.shape[-1] not in (2, 3) or b.shape[-1] not in (2, 3):
+        raise ValueError("incompatible dimensions for cross product\n"
+                         "(dimension must be 2 or 3)")
+    (a0, a1, *a2), (b0, b1, *b2) = ([x[..., i] for i in range(x.shape[-1])] for x in (a, b))
+    z = a0 * b1 - a1 * b0
+    if not a2 and not b2:
+        return z
+    a2, b2 = (a2 or [0.0])[0], (b2 or [0.0])[0]
+    out = stack(np.broadcast_arrays(a1 * b2 - a2 * b1, a2 * b0 - a0 * b2, z), -1)
+    return moveaxis(out, -1, normalize_axis_index(axisc, out.ndim))

@@ -7,10 +7,9 @@ import operator
 import numpy as np
 from numpy.lib.array_utils import normalize_axis_index, normalize_axis_tuple
 
-from ...errors import NoRuleError
 from ...ir import ops
 from ...ir.build import inverse_perm
-from .common import apply, as_tracer, table, trace_of, unsupported, view
+from .common import apply, as_tracer, no_rule, table, trace_of, unsupported, view
 
 HANDLERS, handles = table()
 
@@ -36,7 +35,8 @@ def reshape(x, shape):
 @handles(np.reshape)
 def _reshape(a, shape=None, order="C", **kw):
     if order != "C" or kw:
-        raise NoRuleError("np.reshape on traced values supports order='C' only")
+        raise no_rule(f"np.reshape with order={order!r}" if order != "C" else
+                      "np.reshape with " + ", ".join(f"{k}=" for k in kw))
     return reshape(a, shape)
 
 
@@ -110,6 +110,14 @@ def broadcast_to(array, shape, subok=False):
     return array if array.shape == shape else apply(ops.BroadcastTo.make, [array], shape)
 
 
+@handles(np.broadcast_arrays)
+def broadcast_arrays(*args, subok=False):
+    trace = trace_of(args)
+    xs = [as_tracer(trace, x) for x in args]
+    shape = np.broadcast_shapes(*[x.shape for x in xs])
+    return tuple(broadcast_to(x, shape) for x in xs)
+
+
 @handles(np.concatenate, np.concat)
 def concatenate(arrays, axis=0, out=None, dtype=None, casting="same_kind"):
     unsupported("concatenate", out)
@@ -149,3 +157,71 @@ def column_stack(tup):
     trace = trace_of(tup)
     xs = [as_tracer(trace, x) for x in tup]
     return concatenate([reshape(x, (-1, 1)) if x.ndim < 2 else x for x in xs], 1)
+
+
+@handles(np.rollaxis)
+def rollaxis(a, axis, start=0):
+    """NumPy's own definition: axis moved to before `start`."""
+    n = a.ndim
+    axis = normalize_axis_index(axis, n)
+    start = start + n if start < 0 else start
+    if not 0 <= start <= n:
+        raise np.exceptions.AxisError(f"start={start} must be in the range [{-n}, {n}]")
+    start -= axis < start
+    perm = [i for i in range(n) if i != axis]
+    perm.insert(start, axis)
+    return transpose(a, perm)
+
+
+@handles(np.append)
+def append(arr, values, axis=None):
+    trace = trace_of([arr, values])
+    arr, values = as_tracer(trace, arr), as_tracer(trace, values)
+    if axis is None:
+        arr, values, axis = ravel(arr), ravel(values), 0
+    return concatenate([arr, values], axis)
+
+
+@handles(np.tile)
+def tile(A, reps):
+    """A broadcast and a reshape: axis i of A becomes (reps[i], n_i) flattened."""
+    reps = (reps,) if np.ndim(reps) == 0 else tuple(reps)
+    d = max(A.ndim, len(reps))
+    shape, reps = (1,) * (d - A.ndim) + A.shape, (1,) * (d - len(reps)) + reps
+    spread = reshape(A, [m for n in shape for m in (1, n)])
+    big = broadcast_to(spread, [m for r, n in zip(reps, shape) for m in (r, n)])
+    return reshape(big, [r * n for r, n in zip(reps, shape)])
+
+
+def _split_points(n, sections, equal):
+    """The division points of np.split (equal=True) and np.array_split."""
+    if np.ndim(sections):
+        return [operator.index(i) for i in sections]
+    sections = operator.index(sections)
+    if sections <= 0:
+        raise ValueError("number sections must be larger than 0.")
+    each, extra = divmod(n, sections)
+    if equal and extra:
+        raise ValueError("array split does not result in an equal division")
+    sizes = [each + 1] * extra + [each] * (sections - extra)
+    return list(np.cumsum(sizes)[:-1])
+
+
+def _splitter(equal, fixed_axis=None, min_ndim=1):
+    def handler(ary, indices_or_sections, axis=0):
+        if ary.ndim < min_ndim:
+            raise ValueError(f"this split only works on arrays of {min_ndim} or more dimensions")
+        ax = fixed_axis if fixed_axis is not None else axis
+        if ax == "h":  # hsplit: the second axis, or the only one
+            ax = 1 if ary.ndim > 1 else 0
+        ax = normalize_axis_index(ax, ary.ndim)
+        points = _split_points(ary.shape[ax], indices_or_sections, equal)
+        head = (slice(None),) * ax
+        bounds = [None] + points + [None]
+        return [ary[head + (slice(lo, hi),)] for lo, hi in zip(bounds[:-1], bounds[1:])]
+    return handler
+
+
+HANDLERS.update({np.split: _splitter(True), np.array_split: _splitter(False),
+                 np.hsplit: _splitter(True, "h"), np.vsplit: _splitter(True, 0, 2),
+                 np.dsplit: _splitter(True, 2, 3)})
