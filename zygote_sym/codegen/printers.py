@@ -303,11 +303,11 @@ class Printer:
 
     # scipy.linalg is not in the kernels' namespace (codegen/runtime.py): imported inline
     def _print_Expm(self, node, code):
-        return f"__import__('scipy.linalg').linalg.expm({self._structural(node, code)[0]})", ATOM
+        return f"sl.expm({self._structural(node, code)[0]})", ATOM
 
     def _print_Sqrtm(self, node, code):
-        return f"__import__('scipy.linalg').linalg.sqrtm({self._structural(node, code)[0]})", ATOM
+        return f"sl.sqrtm({self._structural(node, code)[0]})", ATOM
 
     def _print_SolveSylvester(self, node, code):
         xs = ", ".join(self._structural(node, code))
-        return f"__import__('scipy.linalg').linalg.solve_sylvester({xs})", ATOM
+        return f"sl.solve_sylvester({xs})", ATOM

@@ -9,6 +9,7 @@ import threading
 from fractions import Fraction
 
 import numpy as np
+import scipy.linalg as sl
 import scipy.special as sc
 
 from ..ir import numpy_ops
@@ -62,7 +63,7 @@ def _nonfinite(x):
 
 
 NAMESPACE = {
-    "math": math, "np": np, "sc": sc, "Fraction": Fraction,
+    "math": math, "np": np, "sc": sc, "sl": sl, "Fraction": Fraction,
     "_sign": _sign, "_exp2": _exp2, "_softplus": _softplus, "_np_softplus": _np_softplus,
     "_sigmoid": _sigmoid, "_logaddexp": _logaddexp, "_strong_mul": _strong_mul,
     "_np_strong_mul": _np_strong_mul, "_nonfinite": _nonfinite,

@@ -330,7 +330,7 @@ def _impure(fn):
         owner = ("np.random" if s is np.random.mtrand._rand else "random" if s is random._inst
                  else type(s).__name__)
         return ("random", f"{owner}.{name}")
-    if s in (datetime.datetime, datetime.date) and name in _NOW:
+    if (s is datetime.datetime or s is datetime.date) and name in _NOW:  # (s may be an array)
         return ("clock", f"datetime.{s.__name__}.{name}")
     return None
 
