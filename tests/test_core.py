@@ -224,3 +224,15 @@ def test_scalar_selects_run_in_the_math_kernel():
     c = zs.compile(lambda x: np.where(x > 0, x**2, -x))
     assert c.gradient(-3.0) == (-1.0,) and c.gradient(2.0) == (4.0,)
     assert "np." not in c.source
+
+
+def test_masks_combine_and_array_methods():
+    x = np.array([-0.5, 0.3, 2.0])
+    g = zs.gradient(lambda x: np.sum(np.where((x > 0) & (x < 1), x**2, 3 * x)), x)[0]
+    np.testing.assert_array_equal(g, [3.0, 0.6, 3.0])
+    g = zs.gradient(lambda x: np.sum(np.where(~(x > 0) | (x > 1), x, 0.0)), x)[0]
+    np.testing.assert_array_equal(g, [1.0, 0.0, 1.0])
+    g = zs.gradient(lambda x: x.sum() if (x > -1).all() and not (x > 5).any() else 0.0, x)[0]
+    np.testing.assert_array_equal(g, [1.0, 1.0, 1.0])
+    g = zs.gradient(lambda x: np.sum(x.repeat(2) ** 2) + np.sum(x.round() * x), x)[0]
+    np.testing.assert_allclose(g, 4 * x + np.round(x))

@@ -281,6 +281,14 @@ class Tracer:
     __ge__ = _operator(np.greater_equal, operator.ge)
     __eq__ = _operator(np.equal, operator.eq)
     __ne__ = _operator(np.not_equal, operator.ne)
+    # masks combine as NumPy's bool arrays do (`(x > 0) & (x < 1)`, `~mask`)
+    __and__ = _operator(np.logical_and, operator.and_)
+    __rand__ = _operator(np.logical_and, operator.and_, reflected=True)
+    __or__ = _operator(np.logical_or, operator.or_)
+    __ror__ = _operator(np.logical_or, operator.or_, reflected=True)
+
+    def __invert__(self):
+        return self.trace.dispatch.operator(self.trace, np.logical_not, np.logical_not, (self,))
 
     # ------------------------------------------------ Python control flow
     def _concrete(self, op):
@@ -414,5 +422,5 @@ class Tracer:
 # it is the Trace; use np.trace(x))
 for _name in ("sum", "mean", "prod", "max", "min", "var", "std", "cumsum", "cumprod", "clip",
               "dot", "ravel", "squeeze", "swapaxes", "diagonal", "take", "argsort", "argmax",
-              "argmin", "nonzero"):
+              "argmin", "nonzero", "all", "any", "round", "repeat"):
     setattr(Tracer, _name, _numpy_method(_name))
