@@ -236,3 +236,13 @@ def test_masks_combine_and_array_methods():
     np.testing.assert_array_equal(g, [1.0, 1.0, 1.0])
     g = zs.gradient(lambda x: np.sum(x.repeat(2) ** 2) + np.sum(x.round() * x), x)[0]
     np.testing.assert_allclose(g, 4 * x + np.round(x))
+
+
+def test_pullback_matches_a_dict_cotangent_by_key():
+    y, back = zs.pullback(lambda a: {"a": a * 2.0, "b": a * 3.0}, 1.0)
+    assert y == {"a": 2.0, "b": 3.0}
+    assert back({"b": 1.0, "a": 0.0}) == (3.0,)  # not by position (which gave 2.0)
+    with pytest.raises(ValueError, match="keys"):
+        back({"a": 1.0})
+    _, back = zs.pullback(lambda a: (a, {"u": a, "v": 2 * a}), 1.0)
+    assert back((1.0, {"v": 1.0, "u": 0.0})) == (3.0,)

@@ -169,7 +169,7 @@ def pullback(f, *args):
 
         def back(dy):
             names = _symbolic_names(traced)
-            names.update(zip(seeds, flat_cotangent(dy, seeds)))
+            names.update(zip(seeds, flat_cotangent(dy, seeds, traced.out_tree)))
             forms = closed_form.closed_forms([gr for gr in grads if gr is not None], names)
             return _mirror(traced, spread(grads, forms), params)
         return y, back
@@ -178,7 +178,7 @@ def pullback(f, *args):
     y = pytree.rebuild(traced.out_tree, iter(lift_results(traced, traced.out_exprs, y_values)))
 
     def back(dy):
-        dy = flat_cotangent(dy, seeds)
+        dy = flat_cotangent(dy, seeds, traced.out_tree)
         values = kernel(*examples, *map(plain, dy))
         present = [gr for gr in grads if gr is not None]
         return _mirror(traced, spread(grads, lift_results(traced, present, values,

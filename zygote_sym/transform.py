@@ -107,9 +107,27 @@ def jacobian_blocks(kernel, oshape, grads, wrt, inputs, lift=None):
     return [None if j is None else (j if j.ndim else float(j)) for j in jac]
 
 
-def flat_cotangent(dy, seeds):
+def _matched(node, dy, path):
+    """dy with every dict's items in the order of the output's dict (node),
+    so a cotangent is matched to the output by key, never by position."""
+    if node.kind == "dict" and isinstance(dy, dict):
+        keys = node.meta[1]
+        if set(dy) != set(keys):
+            raise ValueError(f"the cotangent {path} has keys {sorted(map(repr, dy))}, but the "
+                             f"output has {sorted(map(repr, keys))}: pass dy shaped like the "
+                             "output")
+        return {k: _matched(c, dy[k], f"{path}[{k!r}]") for k, c in zip(keys, node.children)}
+    if node.kind in ("tuple", "list") and isinstance(dy, (tuple, list)) \
+            and len(dy) == len(node.children):
+        return [_matched(c, d, f"{path}[{i}]") for i, (c, d) in enumerate(zip(node.children, dy))]
+    return dy
+
+
+def flat_cotangent(dy, seeds, out_tree):
+    """The leaves of the cotangent dy, one per output leaf, matched to the
+    output (`out_tree`) by key and position, with their shapes checked."""
     flat = []
-    pytree.flatten(dy, "dy", flat)
+    pytree.flatten(_matched(out_tree, dy, "dy"), "dy", flat)
     if len(flat) != len(seeds):
         raise ValueError(f"the cotangent dy has {len(flat)} leaves but the output of f "
                          f"has {len(seeds)}: pass dy shaped like the output")
