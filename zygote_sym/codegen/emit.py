@@ -34,7 +34,7 @@ import numpy as np
 import sympy as sp
 from sympy.core.relational import Relational
 
-from ..ir.nodes import Leaf, Shapes, children, postorder
+from ..ir.nodes import Leaf, Shapes, children, postorder, rebuilt
 from ..ir.ops import ArrayOp, BroadcastTo, Index, Reshape, Scatter, SumTo, Transpose, Where
 from . import fuse as fusion
 from .passes import fold_constants
@@ -116,11 +116,7 @@ def _bounded(roots, printer, accumulate):
         kids = children(node)
         if not kids:
             continue
-        args = [new.get(a, a) for a in node.args]
-        if any(x is not y for x, y in zip(args, node.args)):
-            node_new = node.func(*args, evaluate=False)
-        else:
-            node_new = node
+        node_new = rebuilt(node, new)
         own = [new.get(a, a) for a in node.args if isinstance(a, Scatter) and uses[a] == 1] \
             if accumulate and isinstance(node, sp.Add) else []
         own = [s for s in own if shapes(s) == shapes(node_new)]
@@ -129,8 +125,9 @@ def _bounded(roots, printer, accumulate):
             sums[node_new] = own
         elif const is not None:
             node_new = const
-        elif isinstance(node_new, (sp.Add, sp.Mul, sp.And, sp.Or)) and len(args) > _MAX_WIDTH:
-            node_new = _chain(node.func, args)
+        elif isinstance(node_new, (sp.Add, sp.Mul, sp.And, sp.Or)) \
+                and len(node_new.args) > _MAX_WIDTH:
+            node_new = _chain(node.func, node_new.args)
         if node_new is not node:
             hash(node_new)  # now, while its operands' hashes are cached: SymPy recurses
             new[node] = node_new

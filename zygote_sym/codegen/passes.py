@@ -18,7 +18,7 @@ could not flatten without knowing whether the inner one is shared.
 import sympy as sp
 
 from ..ir import build as b
-from ..ir.nodes import children, postorder
+from ..ir.nodes import children, postorder, rebuilt
 from ..ir.ops import ArrayOp, BroadcastTo, Sum, SumTo
 
 
@@ -74,12 +74,8 @@ def rewrite_dots(nodes, shapes):
         kids = children(node)
         if not kids:
             continue
-        args = [new.get(a, a) for a in node.args]
-        if any(a is not b for a, b in zip(args, node.args)):
-            node_new = node.func(*args, evaluate=False)
-            shapes(node_new)
-        else:
-            node_new = node
+        node_new = rebuilt(node, new)
+        shapes(node_new)
         x = _full_sum_operand(node_new, shapes)
         if x is not None and shapes(x):
             factors = _factors(x)
@@ -123,6 +119,7 @@ def fold_constants(nodes):
             if any(len(f) > 1 for f in flat):
                 new[node] = b.mul(*[x for f in flat for x in f])
                 continue
-        if any(x is not y for x, y in zip(args, node.args)):
-            new[node] = node.func(*args, evaluate=False)
+        node_new = rebuilt(node, new)
+        if node_new is not node:
+            new[node] = node_new
     return [new.get(n, n) for n in nodes]

@@ -87,15 +87,24 @@ def tree_size(roots):
     return sum(size[r] for r in roots)
 
 
+def rebuilt(node, new):
+    """`node` with its arguments replaced through `new` (old node -> new
+    node), or `node` itself where none is: the step of every rewriting pass."""
+    args = [new.get(a, a) for a in node.args]
+    if any(a is not b for a, b in zip(args, node.args)):
+        return node.func(*args, evaluate=False)
+    return node
+
+
 def substitute(roots, mapping):
     """Replace nodes by `mapping` in every root, rebuilding each node once."""
     new = dict(mapping)
     for node in postorder(roots):
         if node in new or not children(node):
             continue
-        args = [new.get(a, a) for a in node.args]
-        if any(a is not b for a, b in zip(args, node.args)):
-            new[node] = node.func(*args, evaluate=False)
+        node_new = rebuilt(node, new)
+        if node_new is not node:
+            new[node] = node_new
     return [new.get(r, r) for r in roots]
 
 
