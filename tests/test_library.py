@@ -1,8 +1,10 @@
 """Library proxies (zygote_sym/trace/library.py): SciPy's Python functions
-and NumPy's constructors on traced values, through `library.proxy`.
+and NumPy's constructors on traced values, in unchanged user code (the
+trace substitutes the proxies where f reaches these modules and objects).
 
 Values against SciPy/NumPy themselves, gradients against central
-differences; a proxy behaves as the original everywhere else."""
+differences; a proxy behaves as the original everywhere else, and the
+user's modules are left as they were."""
 import functools
 import types
 
@@ -19,8 +21,10 @@ import zygote_sym as zs
 from zygote_sym.testing import check_grads
 from zygote_sym.trace import library
 
-np = library.proxy(numpy)
-st = library.proxy(scipy.stats)
+from scipy.stats import norm
+import scipy.special as sc
+
+np, st = numpy, scipy.stats  # plain modules: what users write
 rng = numpy.random.default_rng(3)
 X4, P4, U4 = rng.standard_normal(4), rng.standard_normal(4) ** 2 + 1.1, rng.uniform(0, 1, 4)
 
@@ -32,17 +36,82 @@ def _check(f, *args, want):
 
 
 # ------------------------------------------------------------ the proxies
+HELPER = """
+import numpy as np
+from scipy.special import logsumexp
+from scipy import stats
+
+def lse(x):
+    return logsumexp(np.array([x[0], 2.0 * x[1], x[0] * x[1]]))
+
+class Model:
+    def loss(self, m):
+        assert type(self) is Model
+        return np.sum(stats.norm.logpdf(m, 0.5, 2.0))
+
+    def indirect(self, m):
+        return self.loss(m)
+
+state = 0.0
+
+def read_state():
+    return state
+
+def set_and_read(x):  # runs on a copy of the module's globals (np is a proxy there)
+    global state
+    state = 3.0
+    return np.sin(x) * read_state()  # which read_state must see too
+"""
+
+
+def test_unchanged_user_code(tmp_path, monkeypatch):
+    """Module-level imports, another user module, a closure: no proxy written."""
+    assert zs.gradient(lambda m: norm.logpdf(1.0, m, 2.0), 0.3)[0] == pytest.approx((1.0 - 0.3) / 4)
+    x = rng.standard_normal(3)
+    _check(lambda x: sc.logsumexp(x), x, want=scipy.special.logsumexp(x))
+    (tmp_path / "zs_helper_mod.py").write_text(HELPER)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import zs_helper_mod as helper
+    before = dict(vars(helper), state=3.0)
+    want = scipy.special.logsumexp([x[0], 2 * x[1], x[0] * x[1]])
+    _check(lambda x: helper.lse(x), x, want=want)
+    lse = helper.lse
+    _check(lambda x: lse(x) * 2.0, x, want=2 * want)  # a closure over another module's function
+    assert zs.gradient(helper.set_and_read, 0.0) == (3.0,)  # f's own change is kept:
+    assert vars(helper) == before and helper.np is numpy and helper.logsumexp is scipy.special.logsumexp
+    assert norm is scipy.stats.norm and sc is scipy.special and globals()["np"] is numpy
+    model = helper.Model()  # a bound method: the method is rebuilt, the class stays itself
+    _check(model.loss, X4, want=numpy.sum(scipy.stats.norm.logpdf(X4, 0.5, 2.0)))
+    # a method reached through the class (self.loss): no shadow class is made for a proxy
+    # (it would change type(self)), so the library sees the tracer and refuses, as before
+    with pytest.raises(zs.TracerConversionError):
+        zs.gradient(model.indirect, X4)
+
+
+def test_index_constructors_and_questions():
+    c = rng.standard_normal((3, 2))
+    for f in [lambda x: np.r_[x, c, x], lambda x: np.c_[x, c, x],
+              lambda x: np.c_[x[:, 0], 2.0 * x[:, 1], c], lambda x: np.r_[x[0], c[:, 0], 1:4, 5.0]]:
+        _check(lambda x: np.sum(np.sin(f(x))), c + 1, want=np.sum(np.sin(f(c + 1))))
+    with pytest.raises(zs.NoRuleError, match="directive"):
+        zs.gradient(lambda x: np.sum(np.r_["0,2", x, x]), c)
+    grad = zs.gradient(lambda x: x * np.iscomplexobj(x) + np.isreal(x) * x - np.iscomplex(x), 1.5)
+    assert grad == (1.0,)
+
+
 def test_a_proxy_behaves_as_the_original():
-    assert isinstance(np, types.ModuleType) and isinstance(numpy.ones(2), np.ndarray)
-    assert np.pi == numpy.pi and np.random is numpy.random and np.float64 is numpy.float64
-    assert isinstance(st.norm, type(scipy.stats.norm))
+    npp, stp = library.proxy(numpy), library.proxy(scipy.stats)
+    assert isinstance(npp, types.ModuleType) and isinstance(numpy.ones(2), npp.ndarray)
+    assert npp.pi == numpy.pi and npp.random is numpy.random and npp.float64 is numpy.float64
+    assert isinstance(stp.norm, type(scipy.stats.norm))
     assert library.proxy(numpy.sum) is numpy.sum and library.proxy(3) == 3
-    assert library.proxy(np) is np and library.proxy(types) is types
-    assert np.array([1.0, 2.0]).tolist() == [1.0, 2.0]  # no tracer: the original
+    assert library.proxy(npp) is npp and library.proxy(types) is types
+    assert npp.array([1.0, 2.0]).tolist() == [1.0, 2.0]  # no tracer: the original
+    assert npp.r_[numpy.ones(2), 1:3].tolist() == [1.0, 1.0, 1.0, 2.0]
     assert library.proxy(scipy.special.logsumexp)(numpy.zeros(2)) == numpy.log(2)
     assert st.norm.rvs(size=2, random_state=0).shape == (2,)
     assert library.proxy(scipy).special.logsumexp is library.proxy(scipy.special).logsumexp
-    partial = library.proxy(functools.partial(scipy.special.logsumexp, axis=0))
+    partial = functools.partial(scipy.special.logsumexp, axis=0)  # reached through a closure
     assert_allclose(zs.gradient(lambda x: np.sum(partial(x)), numpy.zeros((2, 3)))[0], 0.5)
 
 
@@ -100,7 +169,7 @@ def test_frozen_distributions():
            want=numpy.sum(scipy.stats.norm(0.5, 2.0).logpdf(X4)))
     _check(lambda x, loc: np.sum(st.norm(loc, scale=2.0).cdf(x)), X4, 0.3,
            want=numpy.sum(scipy.stats.norm(0.3, 2.0).cdf(X4)))
-    frozen = library.proxy(scipy.stats.t(3.5, 0.2))  # a user's module-level frozen object
+    frozen = scipy.stats.t(3.5, 0.2)  # a user's frozen object
     _check(lambda x: np.sum(frozen.logpdf(x)), X4, want=numpy.sum(scipy.stats.t(3.5, 0.2).logpdf(X4)))
     assert frozen.mean() == scipy.stats.t(3.5, 0.2).mean()
 
@@ -113,7 +182,7 @@ def test_multivariate_normal_and_dirichlet():
     _check(lambda x, m, c: np.sum(st.multivariate_normal.logpdf(x, m, c)), x, mean, cov, want=want)
     _check(lambda m: np.sum(st.multivariate_normal(m, cov).pdf(x)), mean,
            want=numpy.sum(scipy.stats.multivariate_normal.pdf(x, mean, cov)))
-    frozen = library.proxy(scipy.stats.multivariate_normal(mean, cov))
+    frozen = scipy.stats.multivariate_normal(mean, cov)
     _check(lambda x: np.sum(frozen.logpdf(x)), x, want=want)
     _check(lambda m, c: st.multivariate_normal.entropy(m, c), mean, cov,
            want=scipy.stats.multivariate_normal.entropy(mean, cov))
@@ -134,7 +203,6 @@ def test_multivariate_normal_and_dirichlet():
 
 # ------------------------------------------------------------ scipy.special
 def test_special_functions():
-    sc = library.proxy(scipy.special)
     a = rng.standard_normal((3, 4))
     for kw in [{}, {"axis": 1}, {"axis": 0, "keepdims": True},
                {"axis": 1, "b": numpy.abs(rng.standard_normal(4))}]:
@@ -163,7 +231,7 @@ def test_a_derivative_in_an_order_is_refused():
 @pytest.mark.parametrize("mode", ["full", "same", "valid"])
 @pytest.mark.parametrize("shapes", [((4, 5), (2, 3)), ((3, 3), (4, 2)), ((2, 2), (3, 3))])
 def test_signal(shapes, mode):
-    ss = library.proxy(scipy.signal)
+    ss = scipy.signal
     a, k = rng.standard_normal(shapes[0]), rng.standard_normal(shapes[1])
     calls = [("convolve", {}), ("correlate", {}), ("convolve2d", {}),
              ("correlate2d", {"boundary": "wrap"}), ("convolve2d", {"boundary": "symm"}),
@@ -209,7 +277,7 @@ LINALG = {  # name: (f(lib, *args) for lib = scipy.linalg or its proxy, args)
 @pytest.mark.parametrize("name", LINALG)
 def test_scipy_linalg(name):
     f, args = LINALG[name]
-    sl = library.proxy(scipy.linalg)
+    sl = scipy.linalg
     w = rng.standard_normal(numpy.shape(f(scipy.linalg, *args)))
     _check(lambda *x: np.sum(f(sl, *x) * w), *args,
            want=numpy.sum(f(scipy.linalg, *args) * w))

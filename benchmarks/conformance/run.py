@@ -27,6 +27,8 @@ import tarfile
 import tempfile
 import time
 
+from why import why as reason_for
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 STANDIN = os.path.join(HERE, "standin")
 AUTOGRAD_VERSION = "1.9.1"
@@ -449,13 +451,13 @@ def markdown(res, top=40):
     def cause_table(rows, n, by_order=True):
         head = ["#", "cause", "failed checks", "real"]
         if by_order:
-            head += [f"order {o}" for o in orders] + ["via inner derivative"]
+            head += [f"order {o}" for o in orders] + ["via inner derivative", "why"]
         lines = [_row(head), _row(["---:", "---"] + ["---:"] * (len(head) - 2))]
         for i, r in enumerate(rows[:n], 1):
             cells = [i, f"`{r['cause']}`", r["count"], r["real"]]
             if by_order:
                 cells += [r["by_order"].get(o, r["by_order"].get(str(o), 0)) for o in orders]
-                cells += [r["inner_derivative"]]
+                cells += [r["inner_derivative"], reason_for(r["cause"])]
             lines.append(_row(cells))
         return lines
 

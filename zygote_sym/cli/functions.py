@@ -25,6 +25,7 @@ import inspect
 import operator
 
 import numpy as np
+import scipy.integrate
 import scipy.linalg
 import scipy.signal
 import scipy.special
@@ -34,13 +35,14 @@ import sympy as sp
 import zygote_sym as zs
 
 from ..trace.dispatch import HANDLERS, REDUCERS, UFUNCS
+from ..trace.handlers.selects import INDEXERS
 from ..trace.handlers.special import FIXED
 from ..trace.library import LIBRARY
 from ..trace.tracer import Tracer
 
 _MODULES = [("np", np), ("np.linalg", np.linalg), ("scipy.special", scipy.special),
             ("scipy.linalg", scipy.linalg), ("scipy.signal", scipy.signal),
-            ("scipy.stats", scipy.stats)]
+            ("scipy.stats", scipy.stats), ("scipy.integrate", scipy.integrate)]
 
 _HEADER = """\
 # Supported NumPy and SciPy functions
@@ -72,8 +74,9 @@ _SYNTAX_NOTES = [
                   "record a guard"),
     ("__float__", "`float(x)` (and so `math.sin(x)`) raises `TracerConversionError`"),
     ("__complex__", "`complex(x)` raises `TracerConversionError`"),
-    ("__array__", "`np.asarray(x)`, `np.array(x)` raise `TracerConversionError`, except "
-                  "through the NumPy library proxy (below)"),
+    ("__array__", "`np.asarray(x)`, `np.array(x)` of traced values (also in lists) build a "
+                  "traced array where f calls them itself (see the SciPy section below); "
+                  "NumPy code that converts internally raises `TracerConversionError`"),
 ]
 
 
@@ -205,14 +208,25 @@ def markdown():
               "the trace.  Functions returning integers (`argsort`, `nonzero`, ...) are "
               "computed on the values and carry no gradient.", ""]
     lines += _function_lists(HANDLERS)
-    lines += ["", "## SciPy functions and NumPy constructors", "",
-              "These convert their arguments with `np.asarray` before any dispatch, so they "
-              "trace through library proxies (`zygote_sym/trace/library.py`): a module, a "
-              "distribution or a function seen through `library.proxy` runs the traced "
-              "implementation when an argument holds a traced value, and the original "
-              "otherwise.  Distributions take SciPy's arguments (shape parameters, `loc`, "
-              "`scale`), also frozen (`norm(mu, sigma).logpdf(x)`, with `mu` traced).", ""]
+    lines += ["", "## SciPy", "",
+              "SciPy's ufuncs (`scipy.special.gammaln`, `erf`, ...) are in the tables above. "
+              "SciPy's Python functions, and NumPy's constructors, convert their arguments "
+              "with `np.asarray` before any dispatch; the ones below have traced "
+              "implementations (the `LIBRARY` tables of `zygote_sym/trace/handlers/`). "
+              "Unchanged code reaches them: when f is traced, the library modules, functions "
+              "and distributions it reaches (`import scipy.stats as st`, `from scipy.special "
+              "import logsumexp`, `import numpy as np`, also through other modules of yours "
+              "and closures) are replaced, in shadow copies of their holders, by proxies "
+              "that run the traced implementation when an argument holds a traced value and "
+              "the original otherwise; your modules are left unchanged.  Distributions take "
+              "SciPy's arguments (shape parameters, `loc`, `scale`), also frozen "
+              "(`norm(mu, sigma).logpdf(x)`, with `mu` traced).  Not reached this way: a "
+              "method that f reaches through its class (`self.helper()` calling SciPy), and "
+              "library code that converts internally.", ""]
     lines += _library_lines()
+    lines += ["- **np index constructors**: " + ", ".join(f"`{public_names(o)[0]}[...]`"
+                                                     for o in INDEXERS)
+              + " (arrays, scalars, slices; not the string directives)"]
     lines += ["", "## Methods and operators of traced values", ""]
     lines += _tracer_lines()
     return "\n".join(lines) + "\n"

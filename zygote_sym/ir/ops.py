@@ -7,8 +7,8 @@ or silently become a Symbol (DESIGN.md).  Integer index arrays are operands
 (constant leaves of the trace, so kernel inputs), not static data.  A class
 here is data: its operands, its shape rule and its value at the traced inputs
 (`value`, by NumPy: numpy_ops.py).  Its pullback is a rule in ad/rules/, its
-kernel code a `_print_<Class>` method in codegen/printers.py; the LaTeX
-printer (`_latex`) is SymPy's protocol for showing it.
+kernel code a `_print_<Class>` method in codegen/printers.py; people see it
+through zygote_sym/closed/, which rewrites it as plain SymPy.
 
 `Where` is elementwise (a select); it lives here because, like the
 structural ops, it has no SymPy counterpart with the semantics we need
@@ -18,10 +18,9 @@ import numpy as np
 import scipy.special as sc
 import sympy as sp
 from sympy.core.symbol import Str
-from sympy.printing.precedence import PRECEDENCE
 
 from .nodes import broadcast
-from .numpy_ops import LINALG, band, linrec, norm, scan, scatter, setitem, shift, sum_to
+from .numpy_ops import band, linrec, norm, scan, scatter, setitem, shift, sum_to
 
 
 def static(x):
@@ -77,10 +76,6 @@ class ArrayOp(sp.Function):
         ps = ", ".join(repr(p) for p in self.params)
         return f"{type(self).__name__}({ops}{', ' if ps else ''}{ps})"
 
-    def _latex(self, printer):
-        ops = ", ".join(printer._print(a) for a in self.operands)
-        return rf"\operatorname{{{type(self).__name__}}}\left({ops}\right)"
-
     def _eval_derivative(self, s):
         # only SymPy's own machinery asks (simplify's equality tests); it must
         # not differentiate the static arguments.  Gradients come from ad/rules.
@@ -115,9 +110,6 @@ class BroadcastTo(ArrayOp):
     def value(self, x):
         return np.broadcast_to(x, self.params[0])
 
-    def _latex(self, printer):
-        return _delimited(printer, self.args[0])
-
 
 class SumTo(ArrayOp):
     """Sum an array of a broadcast shape back down to `shape` (unbroadcast)."""
@@ -129,9 +121,6 @@ class SumTo(ArrayOp):
 
     def value(self, x):
         return sum_to(x, self.params[0])
-
-    def _latex(self, printer):
-        return r"\sum " + _delimited(printer, self.args[0])
 
 
 class Where(ArrayOp):
@@ -147,10 +136,6 @@ class Where(ArrayOp):
 
     def value(self, c, a, b):
         return np.where(c, a, b)
-
-    def _latex(self, printer):
-        c, a, b = self.args
-        return printer._print(sp.Piecewise((a, c), (b, True), evaluate=False))
 
 
 # ------------------------------------------- elementwise functions SymPy lacks
@@ -179,17 +164,6 @@ betainc = _function("betainc", lambda a, b, x: sp.betainc_regularized(a, b, 0, x
 # every rule reads them as plain Python data.
 
 
-def _arg_latex(printer, x):
-    return printer.parenthesize(x, PRECEDENCE["Pow"])
-
-
-def _delimited(printer, x):
-    """x in parentheses unless it is an atom or delimits itself: a structural
-    op prints as one unit, whatever its parent (SymPy ranks it as a function
-    call, so a parent never parenthesizes it)."""
-    return printer.parenthesize(x, PRECEDENCE["Func"], strict=True)
-
-
 # ----------------------------------------------------------------- reductions
 class _Reduce(ArrayOp):
     """`np.<fname>(x, axis=axes, keepdims=keep)` over sorted non-negative axes."""
@@ -202,22 +176,19 @@ class _Reduce(ArrayOp):
         axes, keep = self.params
         return getattr(np, self.fname)(x, axis=axes, keepdims=bool(keep))
 
-    def _latex(self, printer):
-        return rf"{self.tex} {_delimited(printer, self.args[0])}"
-
 
 class Sum(_Reduce):
-    fname, tex = "sum", r"\sum"
+    fname = "sum"
 
 
 class Max(_Reduce):
     """Ties share the cotangent equally (as the elementwise Max rule)."""
 
-    fname, tex = "max", r"\max"
+    fname = "max"
 
 
 class Min(Max):
-    fname, tex = "min", r"\min"
+    fname = "min"
 
 
 class LogSumExp(_Reduce):
@@ -225,10 +196,12 @@ class LogSumExp(_Reduce):
     `scipy.special.logsumexp`: shifted by the max, so no `exp` overflows.
     Its pullback is ct times the softmax of x."""
 
-    fname, tex = "logsumexp", r"\operatorname{logsumexp}"
+    fname = "logsumexp"
 
     def value(self, x):
         axes, keep = self.params
+        if np.size(x) == 0:  # log(sum(exp(.))) of nothing: SciPy raises over several axes
+            return np.log(np.sum(np.exp(x), axis=axes, keepdims=bool(keep)))
         return sc.logsumexp(x, axis=axes, keepdims=bool(keep))
 
 
@@ -239,13 +212,10 @@ class Norm(_Reduce):
     the strong zero of the backward pass, which would give the same, does not reach
     through a reduction."""
 
-    fname, tex = "norm", r"\left\|\cdot\right\|"
+    fname = "norm"
 
     def value(self, x):
         return norm(x, *self.params)
-
-    def _latex(self, printer):
-        return rf"\left\|{printer._print(self.args[0])}\right\|"
 
 
 class Softmax(ArrayOp):
@@ -261,7 +231,7 @@ class Softmax(ArrayOp):
 
 
 class Prod(_Reduce):
-    fname, tex = "prod", r"\prod"
+    fname = "prod"
 
 
 # ------------------------------------------------------------------- scans
@@ -339,10 +309,6 @@ class MatMul(ArrayOp):
     def value(self, a, b):
         return np.matmul(a, b)
 
-    def _latex(self, printer):
-        inner = " ".join(printer.parenthesize(x, PRECEDENCE["Mul"]) for x in self.args)
-        return rf"\left({inner}\right)"
-
 
 # ------------------------------------------------------------- shape only
 class Transpose(ArrayOp):
@@ -354,9 +320,6 @@ class Transpose(ArrayOp):
     def value(self, x):
         return np.transpose(x, self.params[0])
 
-    def _latex(self, printer):
-        return rf"{{{_arg_latex(printer, self.args[0])}}}^{{T}}"
-
 
 class Reshape(ArrayOp):
     """`np.reshape(x, shape)` in C order (also ravel, squeeze, expand_dims)."""
@@ -366,9 +329,6 @@ class Reshape(ArrayOp):
 
     def value(self, x):
         return np.reshape(x, self.params[0])
-
-    def _latex(self, printer):
-        return _delimited(printer, self.args[0])
 
 
 class Concatenate(Variadic):
@@ -437,11 +397,6 @@ class Index(Variadic):
     def value(self, x, *arrays):
         return np.asarray(x)[parse_key(self.key, arrays)]
 
-    def _latex(self, printer):
-        x, *arrays = self.operands
-        key = self.key.format(*[printer._print(a) for a in arrays])
-        return rf"{_arg_latex(printer, x)}\left[{key}\right]"
-
 
 class Scatter(Variadic):
     """Zeros of `shape` with ct added at `key`: the pullback of Index."""
@@ -476,9 +431,6 @@ class Det(ArrayOp):
     def value(self, a):
         return np.linalg.det(a)
 
-    def _latex(self, printer):
-        return rf"\det\left({printer._print(self.args[0])}\right)"
-
 
 class Inv(ArrayOp):
     """`np.linalg.inv` of a stack of square matrices."""
@@ -488,9 +440,6 @@ class Inv(ArrayOp):
 
     def value(self, a):
         return np.linalg.inv(a)
-
-    def _latex(self, printer):
-        return rf"{{{_arg_latex(printer, self.args[0])}}}^{{-1}}"
 
 
 class Solve(ArrayOp):
@@ -503,90 +452,3 @@ class Solve(ArrayOp):
 
     def value(self, a, b):
         return np.linalg.solve(a, b)
-
-
-# Decompositions and matrix functions.  A routine with several outputs is one
-# op per output (`which`), so each output's pullback is its own rule and an
-# unused output costs nothing; the values are numpy_ops.LINALG's, and the
-# kernels print the same calls.
-class _Linalg(ArrayOp):
-    def value(self, *xs):
-        return LINALG[type(self).__name__](*xs, *self.params)
-
-
-class Cholesky(_Linalg):
-    """`np.linalg.cholesky`: L, lower, from the lower triangle of a."""
-
-    def shape_rule(self, a):
-        return a
-
-
-class SolveTriangular(_Linalg):
-    """`op(a)^-1 b` for a's lower (or upper) triangle, op = transpose if `trans`."""
-
-    nops = 2
-
-    def shape_rule(self, a, b):
-        return broadcast(a[:-2], b[:-2]) + b[-2:]
-
-
-class SlogDet(_Linalg):
-    """Output `which` of `np.linalg.slogdet`: 0 the sign, 1 log|det|."""
-
-    def shape_rule(self, a):
-        return a[:-2]
-
-
-class Eigh(_Linalg):
-    """Output `which` of `np.linalg.eigh` of the lower (or `upper`) triangle:
-    0 eigenvalues, 1 eigenvectors."""
-
-    def shape_rule(self, a):
-        return a[:-1] if self.params[0] == 0 else a
-
-
-class Svd(_Linalg):
-    """Output `which` of `np.linalg.svd(a, full_matrices=False)`: 0 U, 1 s, 2 Vh."""
-
-    def shape_rule(self, a):
-        m, n = a[-2:]
-        k = min(m, n)
-        return a[:-2] + ((m, k), (k,), (k, n))[self.params[0]]
-
-
-class Pinv(_Linalg):
-    """`np.linalg.pinv(a, rcond)`."""
-
-    def shape_rule(self, a):
-        return a[:-2] + (a[-1], a[-2])
-
-
-class Qr(_Linalg):
-    """Output `which` of `np.linalg.qr(a)` (reduced): 0 Q, 1 R."""
-
-    def shape_rule(self, a):
-        m, n = a[-2:]
-        return a[:-2] + ((m, min(m, n)), (min(m, n), n))[self.params[0]]
-
-
-class Expm(_Linalg):
-    """`scipy.linalg.expm`, the matrix exponential."""
-
-    def shape_rule(self, a):
-        return a
-
-
-class Sqrtm(_Linalg):
-    """`scipy.linalg.sqrtm`, the principal square root."""
-
-    def shape_rule(self, a):
-        return a
-
-
-class SolveSylvester(_Linalg):
-    """`scipy.linalg.solve_sylvester(a, b, q)`: x with a x + x b = q."""
-
-    nops = 3
-
-    def shape_rule(self, a, b, q):
-        return q

@@ -5,7 +5,9 @@
 `p['w']`, `args[1]`) and calls f with tracers in their place.
 
 No tracer is ever written into the user's state by us: implicit parameters
-and captured arrays live in shadows of their holders (params.Shadows), and
+and captured arrays, and the library proxies that let SciPy's Python
+functions and `np.array([...])` take tracers (library.py), live in shadows
+of their holders (shadow.Shadows), and
 f runs as a shadow function.  What f changes in the shadows is written back
 after it returns or raises, and a tracer f stored is replaced by its value.
 That clean-up always runs, holds back Ctrl-C until it is done, retries a
@@ -14,17 +16,11 @@ user's exception is the one that propagates (docs/reliability.md).
 """
 import collections
 import copy
-import datetime
-import gc
 import functools
 import inspect
 import operator
-import os
-import random
 import signal
-import sys
 import threading
-import time
 import types
 import warnings
 from dataclasses import dataclass, field
@@ -33,11 +29,13 @@ import numpy as np
 import sympy as sp
 
 from .. import pytree
-from ..params import ShadowError, Shadows
+from .shadow import ShadowError, Shadows
 from ..errors import TracerConversionError
 from ..ir.nodes import Leaf, postorder
-from . import capture
-from .capture import MISSING, Reach, ShapeOf, equal_value, like, plain_value, safe_eq, scrub
+from . import capture, library, places
+from .impure import Calls, Quiet, rng_state, rngs
+from .capture import MISSING, Reach, ShapeOf, equal_value, like, plain_value, safe_eq
+from .places import scrub
 from .dispatch import DISPATCH
 from .tracer import Trace, Tracer
 
@@ -90,16 +88,15 @@ def arg_names(f, n):
 
 
 def _make_leaf(path, value):
-    if isinstance(value, sp.Expr):
-        return Leaf(path, ())
-    complex_ = np.iscomplexobj(value.value if isinstance(value, Tracer) else value)
-    return Leaf(path, np.shape(value), **({"complex": True, "real": None} if complex_ else {}))
+    """A real leaf (a complex argument arrives as its two real parts,
+    pytree.ComplexParts)."""
+    return Leaf(path, () if isinstance(value, sp.Expr) else np.shape(value))
 
 
 class Slot(tuple):
     """A place in the user's state, read at every call of a compiled kernel."""
     place = property(lambda self: self[0])
-    get = property(lambda self: functools.partial(capture.get, self[0]))
+    get = property(lambda self: functools.partial(places.get, self[0]))
 
 
 # ------------------------------------------------------------- the watch
@@ -120,7 +117,7 @@ class Watch:
         self.checks, self.shadowed, self.skip = [], shadowed, skip  # checks: (what, check)
         self.contents = contents  # False: float arrays are checked by identity only
         self._env = {"_M": MISSING, "like": like, "_eq": np.array_equal, "_op": operator,
-                     "_get": capture.get}
+                     "_get": places.get}
         self._terms, self._plain, self._snap = [], [], {}
         for i, x in list(reach.nodes.items()):
             if i not in skip and not self._covered(reach, i, x):
@@ -275,7 +272,7 @@ class Watch:
                                  reach.path((x, "cattr", k)), (id(x), k),
                                  lambda k=k: [x.__dict__.get(k, MISSING)])
         elif isinstance(x, np.ndarray) and x.dtype.kind != "O" and id(x) not in self.shadowed \
-                and (self.contents or x.dtype.kind not in "fc"):
+                and (self.contents or x.dtype.kind != "f"):  # float arrays are re-read
             snap, nan = x.copy(), x.dtype.kind in "fc"
             self._test(f"_eq({o}, {self._bind(snap)}, equal_nan={nan})",
                        lambda: None if np.array_equal(x, snap, equal_nan=nan) else
@@ -305,121 +302,8 @@ class Watch:
             if up[0] is not None and up[1] in ("item", "cell", "slot", "cattr", "default",
                                                 "kwdefault", "pargs", "pkw"):
                 self._values([f"_get({self._bind(up)})"], [holder], reach.path(up),
-                             read=lambda up=up: [capture.get(up)])
+                             read=lambda up=up: [places.get(up)])
             holder = up[0]
-
-
-# ------------------------------------------------------ random and clocks
-_RANDOM = (random.Random, np.random.Generator, np.random.RandomState, np.random.BitGenerator)
-_SPECIAL = {id(os.urandom): ("random", "os.urandom"), **{id(fn): ("clock", f"time.{fn.__name__}")
-            for fn in (time.time, time.time_ns, time.perf_counter, time.perf_counter_ns,
-                       time.monotonic, time.monotonic_ns, time.process_time)}}
-_NOW = frozenset({"now", "utcnow", "today"})
-
-
-def _impure(fn):
-    """("random" | "clock", public name) for a draw or a clock read, else None."""
-    hit = _SPECIAL.get(id(fn))
-    if hit is not None:
-        return hit
-    s = getattr(fn, "__self__", None)
-    if s is None or type(s) is types.ModuleType:
-        return None
-    name = getattr(fn, "__name__", "?")
-    if isinstance(s, _RANDOM):
-        owner = ("np.random" if s is np.random.mtrand._rand else "random" if s is random._inst
-                 else type(s).__name__)
-        return ("random", f"{owner}.{name}")
-    if (s is datetime.datetime or s is datetime.date) and name in _NOW:  # (s may be an array)
-        return ("clock", f"datetime.{s.__name__}.{name}")
-    return None
-
-
-def _rngs(reach):
-    """NumPy generators f may draw from (their draws are Cython calls, which
-    no profiler sees: their state is compared instead), with a name."""
-    found = [(np.random.mtrand._rand, "np.random (the global RandomState)")]
-    for i, g in reach.nodes.items():
-        if isinstance(g, _RANDOM[1:]):
-            found.append((g, f"the {type(g).__name__} {reach.path(reach.parents[i][0])}"))
-    return found
-
-
-def _rng_state(g):
-    if isinstance(g, np.random.RandomState):  # with its cached second normal (Box-Muller)
-        _, key, *rest = g.get_state()
-        return key.tobytes(), *rest
-    return _fingerprint((g.bit_generator if isinstance(g, np.random.Generator) else g).state)
-
-
-def _fingerprint(x):  # a bit generator's state, arrays as bytes (repr would elide them)
-    return tuple((k, _fingerprint(v)) for k, v in x.items()) if isinstance(x, dict) else \
-        x.tobytes() if isinstance(x, np.ndarray) else x
-
-
-class _Calls:
-    """The random draws and clock reads f makes: a profile function sees each
-    call of a C function from Python code (the draws of `random`,
-    `np.random`, a Generator, clocks); our own handlers run with it paused
-    (`_Quiet`), so tracing costs about the same.  `blind` when another
-    profiler is active (it is left alone)."""
-
-    def __init__(self):
-        self.found, self.blind, self.outer, self.prev = [], False, None, None
-
-    def __enter__(self):
-        self.prev = sys.getprofile()
-        if self.prev is not None:
-            self.outer = getattr(self.prev, "__self__", None)
-            if not isinstance(self.outer, _Calls):
-                self.blind, self.outer = True, None
-                return self
-        sys.setprofile(self._profile)
-        return self
-
-    def __exit__(self, *exc):
-        if not self.blind:
-            sys.setprofile(self.prev)
-
-    def _profile(self, frame, event, arg):
-        if event == "c_call":
-            what = _impure(arg)
-            if what is not None:
-                self._hit(frame, what)
-
-    def _hit(self, frame, what):
-        # not ours, nor a garbage-collector callback or a finalizer that ran meanwhile
-        gc_codes, up = {getattr(cb, "__code__", None) for cb in gc.callbacks}, frame
-        while up is not None and up.f_code not in gc_codes and up.f_code.co_name != "__del__":
-            up = up.f_back
-        if up is None and not str(frame.f_globals.get("__name__", "")).startswith("zygote_sym"):
-            self.found.append((*what, f"at {frame.f_code.co_filename}:{frame.f_lineno}"))
-        if self.outer is not None:
-            self.outer._hit(frame, what)
-
-
-class _Quiet:
-    """The dispatch registry with the profiler paused inside our handlers."""
-
-    def __init__(self, inner):
-        self._inner = inner
-
-    def __getattr__(self, name):
-        fn = getattr(self._inner, name)
-        if not callable(fn):
-            return fn
-
-        def quiet(*a, **k):
-            prof = sys.getprofile()
-            if not isinstance(getattr(prof, "__self__", None), _Calls):
-                return fn(*a, **k)  # not ours (cProfile's is not even callable): leave it
-            sys.setprofile(None)
-            try:
-                return fn(*a, **k)
-            finally:
-                sys.setprofile(prof)
-        self.__dict__[name] = quiet
-        return quiet
 
 
 # ------------------------------------------------------------- clean-up
@@ -475,13 +359,19 @@ def _warn(message, ok):
             raise
 
 
+def _parts(t):
+    """The real tracers of a traced value (a ComplexTracer's traced parts)."""
+    return (t,) if isinstance(t, Tracer) else [p for p in (t.re, t.im) if isinstance(p, Tracer)]
+
+
 def _clean_up(shadows, roots, trace, ok):
     """After f: f's changes of the shadows into the originals, then escaped
     tracers (and shadows f stored) replaced; problems warn, or raise when f
     itself returned normally and a tracer could not be replaced."""
     failed, i1 = _retrying(shadows.write_back) if shadows is not None else ([], None)
     escaped, i2 = _retrying(lambda: scrub(
-        roots, lambda t: t.trace is trace, lambda t: t.expr if t.value is None else t.value,
+        roots, lambda t: any(p.trace is trace for p in _parts(t)),
+        lambda t: t.expr if t.value is None else t.value,
         shadows.back if shadows is not None else None))
     for what, why in failed:
         _warn(f"zygote_sym could not write back a change f made to {what}: {why}", ok)
@@ -504,6 +394,27 @@ def _place_name(reach, obj, fallback, taken):
     return name
 
 
+def _shadows(reach, targets, consts, proxies, params):
+    """Shadows for `targets`, or None when there is nothing to substitute.  A
+    captured array or a library proxy that cannot be substituted is left
+    out (the array stays a constant; the library object is the original, as
+    before proxies); a parameter that cannot be raises, naming it."""
+    while targets:
+        try:
+            return Shadows(reach, targets, no_class=proxies.keys())
+        except ShadowError as e:
+            if e.args[1] not in consts and e.args[1] not in proxies:  # a parameter: say which
+                x = reach.nodes.get(e.args[1])
+                i = next((i for i, p in enumerate(params) if x is p or isinstance(
+                    x, np.ndarray) and np.may_share_memory(x, p)), 0)
+                raise TypeError(f"parameter {i} (an array of shape {np.shape(params[i])}) "
+                                f"cannot be substituted: {e.args[0]}; pass it as an "
+                                "argument instead (zs.gradient(lambda W: loss(W), W))") from None
+            targets = {i: t for i, t in targets.items() if i != e.args[1]}
+            consts.pop(e.args[1], None)
+    return None
+
+
 def trace_call(f, args, names=None, params=(), capture=False, calls=False):
     """Trace f(*args).
 
@@ -515,55 +426,56 @@ def trace_call(f, args, names=None, params=(), capture=False, calls=False):
     those the DAG uses are listed in `Traced.captured` with their place, so
     a compiled kernel reads them at every call.
     calls: record the random draws and clock reads f makes (`Traced.calls`).
+    Always: the library modules, functions and distributions f reaches are
+    replaced by their proxies (library.substitutes) where that needs no
+    shadow class.
     """
+    if not callable(f):
+        raise TypeError(f"f is {type(f).__name__} {f!r:.40}, not a function: pass the "
+                        "function first, then its arguments (zs.gradient(f, x))")
     names = names or arg_names(f, len(args))
     flat = []
     trees = [pytree.flatten(a, n, flat) for a, n in zip(args, names)]
     owner, params = params, list(params)
-    reach = Reach([f]) if params or capture else None
+    reach = Reach([f], opaque=library.OPAQUE)  # (also for library proxies: every call)
     if params and any(id(p) not in reach.nodes and not any(np.may_share_memory(p, a) for a in
                                                            reach.arrays) for p in params):
-        reach = Reach([f], everything=True)  # read every attribute of user modules/classes
+        reach = Reach([f], everything=True, opaque=library.OPAQUE)  # every attribute of
+        # user modules/classes
     taken = {n for n, _ in flat}
     for i, p in enumerate(params):
         flat.append((_place_name(reach, p, f"params[{i}]", taken) if id(p) in reach.nodes
                      else f"params[{i}]", p))
-    trace = Trace(_Quiet(DISPATCH) if calls else DISPATCH)
-    leaves = [_make_leaf(path, v) for path, v in flat]
-    tracers = [trace.new(leaf, None if isinstance(v, sp.Expr) else v)
-               for leaf, (_, v) in zip(leaves, flat)]
-    arg_tracers = iter(tracers)
-    traced_args = [pytree.rebuild(t, arg_tracers) for t in trees]
-    run, shadows, consts = f, None, {}
-    if reach is not None:
+    trace = Trace(Quiet(DISPATCH) if calls else DISPATCH)
+    try:  # a trace that fails before f runs (a refused argument) is over too
+        leaves = [_make_leaf(path, v) for path, v in flat]
+        tracers = [trace.new(leaf, None if isinstance(v, sp.Expr) else v)
+                   for leaf, (_, v) in zip(leaves, flat)]
+        arg_tracers = iter(tracers)
+        traced_args = [pytree.rebuild(t, arg_tracers) for t in trees]
         own = tracers[len(tracers) - len(params):]
         targets = owner.targets(trace, reach, own) if hasattr(owner, "targets") else dict(
             zip(map(id, params), own))
         targets = {i: t for i, t in targets.items() if i in reach.nodes}  # f reaches them
+        consts = {}
         if capture:
             for a in reach.arrays:
-                if a.dtype.kind in "fc" and id(a) not in targets:
+                # captured float arrays become kernel inputs (re-read every call); other
+                # arrays, complex ones too (a kernel input is real), are checked by content
+                if a.dtype.kind == "f" and id(a) not in targets:
                     leaf = Leaf(_place_name(reach, a, f"captured{len(consts)}", taken), a.shape,
                                 role="const")
                     targets[id(a)] = trace.new(leaf, a)
                     consts[id(a)] = leaf
-        while shadows is None:
-            try:
-                shadows = Shadows(reach, targets)
-            except ShadowError as e:
-                if e.args[1] not in consts:  # a parameter (or a view of one): say which
-                    x = reach.nodes.get(e.args[1])
-                    i = next((i for i, p in enumerate(params) if x is p or isinstance(
-                        x, np.ndarray) and np.may_share_memory(x, p)), 0)
-                    raise TypeError(f"parameter {i} (an array of shape {np.shape(params[i])}) "
-                                    f"cannot be substituted: {e.args[0]}; pass it as an "
-                                    "argument instead (zs.gradient(lambda W: loss(W), W))") \
-                        from None
-                del targets[e.args[1]], consts[e.args[1]]  # that array stays a plain constant
-        run = shadows(f)
-    recorder = _Calls() if calls else None
-    rngs = _rngs(reach or Reach([f])) if calls else []
-    states = [_rng_state(g) for g, _ in rngs]
+        proxies = {i: p for i, p in library.substitutes(reach.nodes).items() if i not in targets}
+        shadows = _shadows(reach, {**targets, **proxies}, consts, proxies, params)
+        run = f if shadows is None else shadows(f)
+        recorder = Calls() if calls else None
+        watched = rngs(reach) if calls else []
+        states = [rng_state(g) for g, _ in watched]
+    except BaseException:
+        trace.done = True
+        raise
     guard, ok = _HoldInterrupts(), False
     try:
         if recorder is None:
@@ -573,7 +485,7 @@ def trace_call(f, args, names=None, params=(), capture=False, calls=False):
                 out = run(*traced_args)
             alone = threading.active_count() == 1  # else another thread may have drawn
             recorder.found += [("random" if alone else "random?", name, "its state changed")
-                               for (g, name), s0 in zip(rngs, states) if _rng_state(g) != s0]
+                               for (g, name), s0 in zip(watched, states) if rng_state(g) != s0]
         ok = True
     finally:
         guard.holding = True
@@ -595,4 +507,5 @@ def trace_call(f, args, names=None, params=(), capture=False, calls=False):
     return Traced(trace, leaves, values, trees, out_tree, out_exprs, out_values,
                   list(trace.const_values), n_params=len(params), captured=captured,
                   calls=recorder.found if recorder else [],
-                  blind=bool(recorder and recorder.blind), reach=reach, shadowed=frozenset(consts))
+                  blind=bool(recorder and recorder.blind), reach=reach if params or capture
+                  else None, shadowed=frozenset(consts))

@@ -6,7 +6,7 @@ items and attributes of the containers and objects among them, each once
 (by identity, in an explicit stack: cycles and any depth are fine), with
 every place (`(holder, how, key)`) that holds each.  Three uses:
 
-- shadows (params.Shadows): implicit parameters and compile's captured
+- shadows (shadow.Shadows): implicit parameters and compile's captured
   arrays are put in copies of the holders on the path from f to them, so
   a tracer is never written into the user's state;
 - escapes (:func:`scrub`): a tracer that f itself stored in reachable state
@@ -18,7 +18,6 @@ Functions, classes and modules of libraries (the standard library,
 site-packages, zygote_sym) are leaves: their internals are not f's state.
 """
 import collections
-import ctypes
 import enum
 import functools
 import itertools
@@ -31,7 +30,7 @@ from fractions import Fraction
 import numpy as np
 import sympy as sp
 
-from .tracer import Tracer
+from .tracer import TRACED, Tracer
 
 # values that hold no references worth following (checked by exact type first)
 _ATOMIC = frozenset({int, float, complex, bool, str, bytes, type(None), Fraction, range, slice,
@@ -39,9 +38,6 @@ _ATOMIC = frozenset({int, float, complex, bool, str, bytes, type(None), Fraction
 _ATOMIC_ARRAYS = _ATOMIC | {np.ndarray}  # what a scrub skips (object arrays aside)
 _ARRAY_ONLY, _SEQS, _KIND = {np.ndarray}, {list, tuple}, operator.attrgetter("dtype.kind")
 _ATOMIC_BY_TYPE = {}
-# places that can be assigned in place; every other holder is rebuilt in its own places
-_SETTABLE = frozenset({"item", "key", "elem", "cell", "slot", "cattr", "default", "kwdefault",
-                       "flocal", "flat"})
 # names whose use means attributes may be read by computed names (watch them all)
 DYNAMIC = frozenset({"getattr", "vars", "__dict__", "__getattribute__", "attrgetter", "asdict",
                      "astuple", "fields", "replace", "copy", "deepcopy"})
@@ -50,7 +46,6 @@ _LIBRARIES = set(sys.stdlib_module_names) | {"zygote_sym", "numpy", "scipy", "sy
 SEQ_ITERATORS = (type(iter([])), type(reversed([])), type(iter(())))
 _WRAPPERS = (staticmethod, classmethod)
 _LRU = type(functools.lru_cache(lambda: 0))
-_LOCALS_TO_FAST = getattr(ctypes.pythonapi, "PyFrame_LocalsToFast", None)  # absent from 3.13
 
 
 def atomic(v):
@@ -120,15 +115,20 @@ class Reach:
     instance attributes when `named_attrs`) are read only at those names
     (`everything`: all attributes of the user's modules and classes).
     Without `arrays`, numeric arrays are not listed (a scrub needs none).
+    Objects of the `opaque` types are nodes whose insides are not followed
+    (library objects such as SciPy's distributions: their attributes are the
+    library's, not f's state).
     """
 
-    def __init__(self, roots, named_attrs=False, stop=None, everything=False, arrays=True):
+    def __init__(self, roots, named_attrs=False, stop=None, everything=False, arrays=True,
+                 opaque=()):
         self.nodes, self.parents = {}, {}
         self.tracers, self.stops, self.arrays = [], [], []
         self.names, self._order = set(), []
         self.spaces = []  # [holder, number of names scanned]
         self.namespaces = set()  # ids of dicts read only at code names
         self.named_attrs, self._stop, self.everything = named_attrs, stop or {}, everything
+        self._opaque = opaque
         self._skip = _ATOMIC if arrays else _ATOMIC_ARRAYS
         self._stack = []
         for r in roots:
@@ -146,7 +146,7 @@ class Reach:
         if t in self._skip:
             if t is not np.ndarray or child.dtype.kind != "O":
                 return
-        elif t is Tracer:
+        elif t in TRACED:
             self.tracers.append((holder, how, key))
             return
         i = id(child)
@@ -284,17 +284,20 @@ class Reach:
             seq = x.__reduce__()[1]
             if seq:
                 self._add(x, "iter", None, seq[0])
-        else:
+        elif not issubclass(t, self._opaque):
             self._object(x, t)
 
     def _function(self, fn):
-        if library(fn.__module__):
+        ours = str(fn.__module__).startswith("zygote_sym.")
+        if library(fn.__module__) and not ours:
             return
         code = fn.__code__
-        self._names_of(code)
         for name, cell in zip(code.co_freevars, fn.__closure__ or ()):
             if name != "__class__":  # zero-argument super() keeps the real class
                 self._add(fn, "closure", name, cell)
+        if ours:  # our wrappers (zs.testing, the transformations) close over the user's f
+            return
+        self._names_of(code)
         self.namespaces.add(id(fn.__globals__))
         self._add(fn, "globals", None, fn.__globals__)
         for i, v in enumerate(fn.__defaults__ or ()):
@@ -373,184 +376,6 @@ def _segment(holder, how, key, above):
             "self": ".__self__", "func": ".__func__", "base": f".__bases__[{key}]",
             "pargs": f".args[{key}]", "pkw": f".keywords[{key!r}]",
             "iter": " (iterated)"}.get(how, f".{how}")
-
-
-# ------------------------------------------------------------- assignment
-def get(place):
-    """The value at a place (for captured arrays re-read at every call)."""
-    holder, how, key = place
-    if how == "item":
-        return holder[key]
-    if how == "cell":
-        return holder.cell_contents
-    if how == "slot":
-        return object.__getattribute__(holder, key)
-    if how == "cattr":
-        return holder.__dict__[key]
-    if how == "default":
-        return holder.__defaults__[key]
-    if how == "kwdefault":
-        return holder.__kwdefaults__[key]
-    if how == "pargs":
-        return holder.args[key]
-    if how == "pkw":
-        return holder.keywords[key]
-    if how == "flat":
-        return holder.flat[key]
-    raise KeyError(how)
-
-
-def settable(holder, how):
-    if how == "item":
-        return not isinstance(holder, tuple)
-    return how in _SETTABLE and not (how == "elem" and isinstance(holder, frozenset))
-
-
-def put(holder, how, key, value, old=None):
-    """Assign in place, bypassing user overrides of __setitem__/__setattr__
-    (only a tracer or a copy is being swapped for what it stands for)."""
-    if how == "item":
-        if isinstance(holder, dict):
-            dict.__setitem__(holder, key, value)
-        elif isinstance(holder, list):
-            list.__setitem__(holder, key, value)
-        else:
-            holder[key] = value  # deque
-    elif how == "key":
-        v = dict.pop(holder, key)
-        dict.__setitem__(holder, value, v)
-    elif how == "elem":
-        holder.discard(old)
-        holder.add(value)
-    elif how == "cell":
-        holder.cell_contents = value
-    elif how == "slot":
-        object.__setattr__(holder, key, value)
-    elif how == "cattr":
-        type.__setattr__(holder, key, value)
-    elif how == "default":
-        d = list(holder.__defaults__)
-        d[key] = value
-        holder.__defaults__ = tuple(d)
-    elif how == "kwdefault":
-        holder.__kwdefaults__[key] = value
-    elif how == "flat":
-        holder[np.unravel_index(key, holder.shape)] = value
-    elif how == "flocal":
-        frame = holder.gi_frame
-        frame.f_locals[key] = value
-        if _LOCALS_TO_FAST is not None:
-            _LOCALS_TO_FAST(ctypes.py_object(frame), ctypes.c_int(0))
-    else:
-        raise TypeError(f"cannot assign through {how}")
-
-
-def rebuild(x, changes):
-    """A copy of the immutable holder `x` with `changes` {(how, key): value}."""
-    t = type(x)
-    if isinstance(x, tuple):
-        items = list(x)
-        for (_, k), v in changes.items():
-            items[k] = v
-        return x._make(items) if hasattr(x, "_make") else t(items)
-    if isinstance(x, frozenset):
-        items = set(x)
-        for (_, k), v in changes.items():
-            items.discard(k)
-            items.add(v)
-        return t(items)
-    parts = {how: v for (how, _), v in changes.items()}
-    if t is types.MethodType:
-        return types.MethodType(parts.get("func", x.__func__), parts.get("self", x.__self__))
-    if t is functools.partial:
-        args = list(x.args)
-        kw = dict(x.keywords)
-        for (how, k), v in changes.items():
-            if how == "pargs":
-                args[k] = v
-            elif how == "pkw":
-                kw[k] = v
-        return functools.partial(parts.get("func", x.func), *args, **kw)
-    if t in _WRAPPERS:
-        return t(parts["func"])
-    if t is property:
-        return property(*[parts.get(p, getattr(x, p)) for p in ("fget", "fset", "fdel")],
-                        x.__doc__)
-    if t is types.BuiltinMethodType:
-        return getattr(parts["self"], x.__name__)
-    if t is _LRU:  # a helper under functools.lru_cache: the shadow gets a cache of its own
-        return functools.lru_cache(**x.cache_parameters())(parts["idict"]["__wrapped__"])
-    if t in SEQ_ITERATORS:  # a generator's `for v in (x, y)`: a new iterator, same position
-        state = x.__reduce__()[2:]
-        it = (reversed if t is SEQ_ITERATORS[1] else iter)(parts["iter"])
-        if state:
-            it.__setstate__(state[0])
-        return it
-    raise TypeError(f"a {t.__name__} cannot be rebuilt")
-
-
-def put_all(reach, pairs):
-    """Assign each (place, value); a place in an immutable holder (tuple,
-    frozenset, bound method, partial) rebuilds the holder and assigns that
-    in the holder's own places, up to a mutable one.  Returns the places
-    that could not be assigned, with the reason."""
-    failed, changes, work = [], {}, list(pairs)
-    while work:
-        place, value = work.pop()
-        holder, how, key = place
-        if holder is None:
-            failed.append((place, "it is the function itself"))
-            continue
-        try:
-            if settable(holder, how):
-                put(holder, how, key, value, key)
-                continue
-            mine = changes.setdefault(id(holder), {})
-            mine[(how, key)] = value
-            new = rebuild(holder, mine)
-        except Exception as e:  # noqa: BLE001 - reported with the place
-            failed.append((place, f"{type(e).__name__}: {e}"))
-            continue
-        work.extend((p, new) for p in reach.parents.get(id(holder), ()))
-    return failed
-
-
-def scrub(roots, is_ours, concrete, back=None):
-    """Replace every tracer of ours left in state reachable from `roots` by
-    its concrete value, and every shadow copy (`back`: id -> original) by
-    its original.  Returns [(path, reason)] of the places that could not be
-    fixed (a C object that hides its references cannot be seen at all)."""
-    back = back or {}
-    reach = Reach(roots, stop=back, arrays=False)
-    pairs = []
-    for place in reach.tracers:
-        t = get_any(place)
-        if t is not None and is_ours(t):
-            pairs.append((place, concrete(t)))
-    for place in reach.stops:
-        v = back.get(id(get_any(place)))
-        if v is not None:
-            pairs.append((place, v))
-    return [(reach.path(p), why) for p, why in put_all(reach, pairs)]
-
-
-def get_any(place):
-    """The value at any place (None where it cannot be read back)."""
-    holder, how, key = place
-    try:
-        if how in ("item", "cell", "slot", "cattr", "default", "kwdefault", "pargs", "pkw",
-                   "flat"):
-            return get(place)
-        if how == "key" or how == "elem":
-            return key
-        if how == "flocal":
-            return holder.gi_frame.f_locals[key]
-        if how in ("self", "func"):
-            return getattr(holder, "__" + how + "__", None) if how != "func" or not isinstance(
-                holder, functools.partial) else holder.func
-        return getattr(holder, how, None)
-    except Exception:  # noqa: BLE001 - changed meanwhile: nothing to fix here
-        return None
 
 
 # ---------------------------------------------------- the same value again

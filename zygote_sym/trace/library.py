@@ -10,16 +10,21 @@ implementation with the library's own signature and defaults (the tables
 live with their handlers: handlers/special.py, stats.py, signal.py,
 linalg.py; this module merges them).
 
+Users write none of this: `trace_call` walks the state f reaches (its
+globals at the names its code uses, closures, defaults, user modules: a
+capture.Reach), and :func:`substitutes` lists the library objects found
+there that a proxy replaces; f then runs on shadows of their holders
+(shadow.py), so `from scipy.stats import norm`, `import scipy.special as sc`
+and `import numpy as np` in unchanged user code reach the traced
+implementations, and the user's modules are never modified.
+
 `proxy(obj)` gives what the traced function should see instead of `obj`:
 for a module, a distribution (frozen or not), a distribution's method or a
 function that LIBRARY knows (directly or through attributes), a proxy that
 behaves like the original except that LIBRARY entries run their traced
 implementation when an argument holds a Tracer anywhere (lists, tuples,
 dicts), and the original otherwise; anything else is returned unchanged
-(one proxy per object: proxying twice gives the same proxy).  The walk of a
-function's globals and closures (capture.py) substitutes proxies while the
-function is traced, so `from scipy.stats import norm` and `import numpy as
-np` in user code need no change.
+(one proxy per object: proxying twice gives the same proxy).
 """
 import functools
 import types
@@ -27,6 +32,8 @@ import types
 import numpy as np
 import scipy.stats
 
+from ..errors import TracerConversionError
+from .capture import library as is_library
 from .handlers import linalg, selects, signal, special, stats
 from .tracer import Tracer
 
@@ -37,6 +44,7 @@ LIBRARY = {**selects.LIBRARY, **special.LIBRARY, **signal.LIBRARY, **linalg.LIBR
 # distribution methods by the distribution's class (a frozen distribution
 # holds its own instance of that class)
 _FUNCTIONS = frozenset(id(k) for k in LIBRARY if not isinstance(k, tuple))
+_INDEXERS = frozenset(map(id, selects.INDEXERS))
 _METHODS = {}
 for _key in LIBRARY:
     if isinstance(_key, tuple):
@@ -51,14 +59,31 @@ def _method(obj):
 
 
 def has_tracer(x):
-    """Does x hold a Tracer, anywhere in lists, tuples and dicts (not in arrays)?"""
-    if isinstance(x, Tracer):
+    """Does x hold a traced value (a Tracer, a ComplexTracer), anywhere in
+    lists, tuples and dicts (not in arrays)?"""
+    if isinstance(x, Tracer) or getattr(type(x), "pytree_leaf", False):
         return True
     if isinstance(x, (list, tuple)):
         return any(has_tracer(v) for v in x)
     if isinstance(x, dict):
         return any(has_tracer(v) for v in x.values())
     return False
+
+
+class _Indexer:
+    """`np.r_`/`np.c_`: `obj[key]` runs the traced implementation when the key
+    holds a Tracer, NumPy's otherwise."""
+
+    def __init__(self, original, traced):
+        self.__zygote_sym_proxy__, self._traced = original, traced
+
+    def __getitem__(self, key):
+        if has_tracer(key):
+            return self._traced(key)
+        return self.__zygote_sym_proxy__[key]
+
+    def __getattr__(self, name):
+        return getattr(self.__zygote_sym_proxy__, name)
 
 
 def _dispatching(original, traced):
@@ -72,7 +97,31 @@ def _dispatching(original, traced):
     return call
 
 
+def _taking_lists(original):
+    """A NumPy function that also takes lists holding tracers (`np.sum([a*b, a])`,
+    `np.dot([a, b], w)`): NumPy's dispatch sees only arrays at the top level, so
+    such a call converts the list first and raises TracerConversionError; it
+    is then made again with those lists as traced arrays (np.array's traced
+    implementation).  NumPy's functions convert before they do anything, so
+    the failed call had no effect."""
+    @functools.wraps(original)
+    def call(*args, **kwargs):
+        try:
+            return original(*args, **kwargs)
+        except TracerConversionError:
+            def fix(v):
+                return selects.array(v, copy=False) if isinstance(v, (list, tuple)) and \
+                    has_tracer(v) else v
+            fixed, kw = [fix(a) for a in args], {k: fix(v) for k, v in kwargs.items()}
+            if all(a is b for a, b in zip(fixed, args)) and all(kw[k] is kwargs[k] for k in kw):
+                raise
+            return original(*fixed, **kw)
+    call.__zygote_sym_proxy__ = original
+    return call
+
+
 _STABLE = (types.FunctionType, types.BuiltinFunctionType, np.ufunc, type, types.ModuleType)
+_ARRAY_FUNCTION = type(np.sum)  # NumPy's functions that dispatch on __array_function__
 
 
 class _Proxy:
@@ -108,7 +157,14 @@ class _Proxy:
 
 
 class ModuleProxy(_Proxy):
-    """A module whose LIBRARY functions and distributions dispatch on tracers."""
+    """A module whose LIBRARY functions and distributions dispatch on tracers;
+    NumPy's own functions also take lists holding tracers (`_taking_lists`)."""
+
+    def _wrap(self, name, value):
+        wrapped = proxy(value)
+        if wrapped is value and type(value) is _ARRAY_FUNCTION:
+            return _taking_lists(value)
+        return wrapped
 
 
 class FrozenProxy(_Proxy):
@@ -185,7 +241,7 @@ _PROXIES = {}  # id(original) -> (original, its proxy): one proxy per object
 
 def proxy(obj):
     """What a traced function should see instead of `obj` (see the module doc)."""
-    if isinstance(obj, (_Proxy, Tracer, np.ndarray, int, float, str, type)) or (
+    if isinstance(obj, (_Proxy, _Indexer, Tracer, np.ndarray, int, float, str, type)) or (
             isinstance(obj, types.FunctionType) and "__zygote_sym_proxy__" in obj.__dict__):
         return obj  # (attribute lookups on arbitrary objects could run their code)
     known = _PROXIES.get(id(obj))
@@ -204,6 +260,8 @@ def _make_proxy(obj):
         return _dispatching(obj, LIBRARY[obj])
     if type(obj) in _METHODS:
         return DistributionProxy(obj)
+    if id(obj) in _INDEXERS:
+        return _Indexer(obj, selects.INDEXERS[obj])
     if _method(obj) is not None:
         return _dispatching(obj, _method(obj))
     if isinstance(obj, functools.partial) and proxy(obj.func) is not obj.func:
@@ -212,3 +270,46 @@ def _make_proxy(obj):
     if frozen is not None and type(frozen[0]) in _METHODS:
         return FrozenProxy(*frozen, frozen=obj)
     return obj
+
+
+def register(key, traced):
+    """Add a LIBRARY entry from a module above trace/ (zygote_sym/integrate.py:
+    odeint and solve_ivp are built on custom_vjp, which trace/ cannot import).
+    Call it at import time, before the first proxy: proxies already made keep
+    what they saw."""
+    global _FUNCTIONS
+    LIBRARY[key] = traced
+    _FUNCTIONS = _FUNCTIONS | {id(key)}
+    _KNOWN_MODULES.clear()
+
+
+# objects a walk of f's state does not enter: our proxies, and SciPy's
+# distributions (frozen or not), whose attributes are SciPy's state
+OPAQUE = (_Proxy, _Indexer, _RV_FROZEN, *stats.FROZEN, *_METHODS)
+_FROZEN = (_RV_FROZEN, *stats.FROZEN)
+
+
+def substitutes(nodes):
+    """{id(obj): proxy(obj)} for the objects among `nodes` (a Reach's: id ->
+    object) that a proxy replaces: library modules holding LIBRARY entries,
+    LIBRARY functions, distributions and their methods, frozen
+    distributions, partials of those.  A user's own module is left to the
+    walk, which shadows its functions one by one.
+
+    >>> import scipy.special
+    >>> subs = substitutes({id(scipy.special): scipy.special, id(len): len})
+    >>> [type(p).__name__ for p in subs.values()]
+    ['ModuleProxy']
+    """
+    out = {}
+    for i, x in nodes.items():
+        t = type(x)
+        if t is types.ModuleType and not is_library(x.__name__):
+            continue
+        if i in _FUNCTIONS or i in _INDEXERS or t in _METHODS or t is types.ModuleType \
+                or t is types.MethodType \
+                or t is functools.partial or issubclass(t, _FROZEN):
+            p = proxy(x)
+            if p is not x:
+                out[i] = p
+    return out

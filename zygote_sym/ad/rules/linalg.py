@@ -30,9 +30,9 @@ import numpy as np
 import sympy as sp
 
 from ...ir import build as b
-from ...ir.ops import (Band, BroadcastTo, Cholesky, Concatenate, Det, Eigh, Expm, Index, Inv,
-                       MatMul, Max, Pinv, Qr, SlogDet, Solve, SolveSylvester, SolveTriangular,
-                       Sqrtm, Svd)
+from ...ir.linalg_ops import (Cholesky, Eigh, Expm, Pinv, Qr, SlogDet, SolveSylvester,
+                              SolveTriangular, Sqrtm, Svd)
+from ...ir.ops import Band, BroadcastTo, Concatenate, Det, Index, Inv, MatMul, Max, Solve
 from ...ir.select import pick
 from ...ir.special import safe
 

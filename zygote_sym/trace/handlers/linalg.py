@@ -9,7 +9,7 @@ import operator
 import numpy as np
 import scipy.linalg
 
-from ...ir import ops
+from ...ir import linalg_ops, ops
 from .common import apply, as_tracer, axes_of, no_rule, reduce, table, trace_of, value_of, zeros
 from .products import matmul, pair
 from .shapes import concatenate, moveaxis, reshape, squeeze, swapaxes
@@ -76,7 +76,7 @@ def _upper(uplo):
 
 def _cholesky(a, lower):
     """The Cholesky factor from a's `lower` (or upper) triangle, as LAPACK reads it."""
-    low = apply(ops.Cholesky.make, [a if lower else swapaxes(a, -1, -2)])
+    low = apply(linalg_ops.Cholesky.make, [a if lower else swapaxes(a, -1, -2)])
     return low if lower else swapaxes(low, -1, -2)
 
 
@@ -85,12 +85,12 @@ HANDLERS[np.linalg.cholesky] = lambda a, /, *, upper=False: _cholesky(a, not upp
 
 @handles(np.linalg.slogdet)
 def slogdet(a):
-    return _SLOGDET(*(apply(ops.SlogDet.make, [a], i) for i in (0, 1)))
+    return _SLOGDET(*(apply(linalg_ops.SlogDet.make, [a], i) for i in (0, 1)))
 
 
 @handles(np.linalg.eigh)
 def eigh(a, UPLO="L"):
-    return _EIGH(*(apply(ops.Eigh.make, [a], i, _upper(UPLO)) for i in (0, 1)))
+    return _EIGH(*(apply(linalg_ops.Eigh.make, [a], i, _upper(UPLO)) for i in (0, 1)))
 
 
 HANDLERS[np.linalg.eigvalsh] = lambda a, UPLO="L": eigh(a, UPLO)[0]
@@ -106,12 +106,12 @@ def svd(a, full_matrices=True, compute_uv=True, hermitian=False):
     if full_matrices and a.shape[-1] != a.shape[-2]:
         raise no_rule("np.linalg.svd with full_matrices=True of a non-square matrix",
                       "the extra singular vectors have no derivative: pass full_matrices=False")
-    return _SVD(*(apply(ops.Svd.make, [a], i) for i in range(3)))
+    return _SVD(*(apply(linalg_ops.Svd.make, [a], i) for i in range(3)))
 
 
 @handles(np.linalg.svdvals)
 def svdvals(x, /):
-    return apply(ops.Svd.make, [x], 1)
+    return apply(linalg_ops.Svd.make, [x], 1)
 
 
 _UNSET = object()
@@ -123,7 +123,7 @@ def pinv(a, rcond=None, hermitian=False, *, rtol=_UNSET):
     if rtol is None:
         rtol = max(a.shape[-2:]) * np.finfo(float).eps
     cut = rcond if rcond is not None else 1e-15 if rtol is _UNSET else rtol
-    return apply(ops.Pinv.make, [a], float(cut))
+    return apply(linalg_ops.Pinv.make, [a], float(cut))
 
 
 @handles(np.linalg.lstsq)
@@ -133,7 +133,7 @@ def lstsq(a, b, rcond=None):
     a, b = pair(a, b)
     m, n = a.shape
     cut = np.finfo(float).eps * max(m, n) if rcond is None else rcond
-    x = matmul(apply(ops.Pinv.make, [a], float(cut)), b)
+    x = matmul(apply(linalg_ops.Pinv.make, [a], float(cut)), b)
     s = svdvals(a)
     rank = int(np.sum(value_of(s) > cut * np.max(value_of(s))))
     resid = reshape(np.sum((matmul(a, x) - b) ** 2, axis=0), (-1,))
@@ -147,10 +147,10 @@ def qr(a, mode="reduced"):
     if a.shape[-2] < a.shape[-1]:
         raise no_rule("np.linalg.qr of a wide matrix", "the derivative is implemented for m >= n")
     if mode == "r":
-        return apply(ops.Qr.make, [a], 1)
+        return apply(linalg_ops.Qr.make, [a], 1)
     if mode != "reduced":
         raise no_rule(f"np.linalg.qr with mode={mode!r}")
-    return _QR(*(apply(ops.Qr.make, [a], i) for i in (0, 1)))
+    return _QR(*(apply(linalg_ops.Qr.make, [a], i) for i in (0, 1)))
 
 
 HANDLERS[np.linalg.matrix_rank] = lambda A, *args, **kw: int(A._concrete_data(
@@ -177,7 +177,7 @@ def solve_triangular(a, b, trans=0, lower=False, unit_diagonal=False, overwrite_
     if unit_diagonal:  # the diagonal is not read: ones instead
         a = ops_band(a, lower, -1 if lower else 1) + np.eye(a.shape[-1])
     vector = b.ndim == 1
-    x = apply(ops.SolveTriangular.make, [a, reshape(b, b.shape + (1,)) if vector else b],
+    x = apply(linalg_ops.SolveTriangular.make, [a, reshape(b, b.shape + (1,)) if vector else b],
               int(bool(lower)), int(bool(trans)))
     return reshape(x, x.shape[:-1]) if vector else x
 
@@ -233,16 +233,16 @@ def solve_banded(l_and_u, ab, b, overwrite_ab=False, overwrite_b=False, check_fi
 
 
 def expm(A):
-    return apply(ops.Expm.make, [A])
+    return apply(linalg_ops.Expm.make, [A])
 
 
 def sqrtm(A, disp=True, blocksize=64):
-    return apply(ops.Sqrtm.make, [A])
+    return apply(linalg_ops.Sqrtm.make, [A])
 
 
 def solve_sylvester(a, b, q):
     trace = trace_of([a, b, q])
-    return apply(ops.SolveSylvester.make, [as_tracer(trace, x) for x in (a, b, q)])
+    return apply(linalg_ops.SolveSylvester.make, [as_tracer(trace, x) for x in (a, b, q)])
 
 
 def sp_eigh(a, b=None, *, lower=True, eigvals_only=False, **kw):

@@ -179,6 +179,7 @@ def _dirichlet_logpdf(x, alpha):
 
 
 _MVN_FROZEN, _DIRICHLET_FROZEN = type(st.multivariate_normal()), type(st.dirichlet(np.ones(2)))
+FROZEN = (_MVN_FROZEN, _DIRICHLET_FROZEN)  # the frozen types frozen_arguments reads
 
 
 def frozen_arguments(rv):
