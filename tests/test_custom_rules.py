@@ -106,3 +106,12 @@ def test_a_rule_must_be_given():
 
 def test_plain_calls_are_plain_python():
     assert area(0.7) == pytest.approx(exact_area(0.7)) and log1pexp(0.0) == np.log(2.0)
+
+
+def test_a_bwd_that_breaks_its_contract_is_named():
+    @zs.custom_vjp
+    def f(x):
+        return np.sin(x)
+    f.defvjp(lambda x: (np.sin(x), x), lambda x, g: g * np.cos(x))  # not a tuple
+    with pytest.raises(TypeError, match="f's bwd returned one value, not a tuple"):
+        zs.gradient(lambda x: f(x) ** 2, 0.3)

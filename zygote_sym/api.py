@@ -11,6 +11,7 @@ import sympy as sp
 from . import closed_form, pytree
 from .ad.backward import grad, vjp
 from .codegen.kernel import Kernel
+from .closed import Derivation, derive  # noqa: F401  (re-exported: zs.derive)
 from .errors import NonScalarOutputError
 from .ir import build
 from .ir import special
@@ -19,10 +20,11 @@ from .ir.ops import Sum
 from .ir.printer import let_bound
 from .params import Grads, Params
 from .trace.call import trace_call
+from .trace.complex import ComplexTracer
 from .trace.tracer import Tracer
-from .transform import (WithGradient, as_leaf_result, as_result, flat_cotangent,
-                        jacobian_blocks, lift_results, plain, scalar_output, seeded_kernel,
-                        spread)
+from .transform import (WithGradient, as_leaf_result, as_result, collapse_complex,
+                        flat_cotangent, jacobian_blocks, leaf_groups, lift_results, plain,
+                        scalar_output, seeded_kernel, spread)
 
 
 def _symbolic_names(traced):
@@ -91,8 +93,12 @@ def withgradient(f, *args):
     >>> withgradient(lambda x: (x**2, {'cube': x**3}), 2.0)
     WithGradient(val=(4.0, {'cube': 8.0}), grad=(4.0,))
     """
+    return _withgradient(f, args, "withgradient")
+
+
+def _withgradient(f, args, fname):
     traced, params = _trace(f, args)
-    out = _loss(traced, "withgradient")
+    out = _loss(traced, fname)  # fname: the public function the user called, for errors
     grads = grad(out, traced.leaves, traced.shapes)
     n = len(traced.out_exprs)
     values = _evaluate(traced, traced.out_exprs + grads)
@@ -110,7 +116,7 @@ def _loss(traced, fname):
     if tree.kind in ("tuple", "list", "namedtuple") and tree.children \
             and tree.children[0].kind == "leaf" and traced.shapes(traced.out_exprs[0]) == ():
         return traced.out_exprs[0]
-    return scalar_output(traced, fname)
+    return scalar_output(traced, fname)  # (raises for a complex output, naming the fix)
 
 
 def gradient(f, *args, has_aux=False):
@@ -130,7 +136,7 @@ def gradient(f, *args, has_aux=False):
     >>> gradient(lambda x: (x**2, 'aux'), 3.0, has_aux=True)
     ((6.0,), 'aux')
     """
-    val, grads = withgradient(f, *args)
+    val, grads = _withgradient(f, args, "gradient")
     if not has_aux:
         if isinstance(val, (tuple, list)):
             raise NonScalarOutputError(
@@ -199,7 +205,7 @@ def _jacobian_rows(traced, out, wrt, name):
                            lift if traced.trace.outer else None)
 
 
-def jacobian(f, *args):
+def jacobian(f, *args, holomorphic=False):
     """The Jacobian of f with respect to each argument.
 
     For an output of shape S and an input leaf of shape L the block has shape
@@ -222,18 +228,65 @@ def jacobian(f, *args):
     {'sq': (4.0,), 'lin': (3.0,)}
 
     A single :class:`Params` argument gives :class:`Grads` of the blocks.
+
+    Complex values: a real output's block for a complex input is Zygote's
+    gradient convention, `d/dRe(z) + i d/dIm(z)` per output element.  A
+    complex output raises TypeError unless `holomorphic=True` (JAX's
+    spelling); then each block is the complex derivative df/dz (for a real
+    input x, df/dx), and a complex input whose block fails the
+    Cauchy-Riemann relation `df/dIm(z) = i df/dRe(z)` raises ValueError.
+
+    >>> jacobian(lambda z: z**2, np.array([1 + 1j]), holomorphic=True)
+    (array([[2.+2.j]]),)
     """
     traced, params = _trace(f, args)
     if traced.symbolic:
         raise TypeError("jacobian needs numeric arguments; for closed forms use derive")
-    per_output = []
-    for out in traced.out_exprs:
-        blocks = _jacobian_rows(traced, out, traced.leaves, "jacobian")
-        per_output.append(Grads(params, blocks) if params is not None else
-                          _mirror_args(traced, blocks))
-    if traced.out_tree.kind == "leaf":
+    rows = [_jacobian_rows(traced, out, traced.leaves, "jacobian") for out in traced.out_exprs]
+    out_groups = leaf_groups([traced.out_tree])
+    if any(len(g) == 2 for g in out_groups) and not holomorphic:
+        raise TypeError(
+            "jacobian of f with a complex output: pass holomorphic=True for the complex "
+            "derivative df/dz of a holomorphic f (JAX's spelling); otherwise take the "
+            "jacobian of np.real(f(z)) and of np.imag(f(z)) (real outputs)")
+    if holomorphic:
+        in_groups = leaf_groups(traced.arg_trees)
+        rows = [[_holomorphic(rows[g[0]], rows[g[1]] if len(g) == 2 else None, ig, traced)
+                 for ig in in_groups] for g in out_groups]
+        arg_trees, out_tree = [collapse_complex(t) for t in traced.arg_trees], \
+            collapse_complex(traced.out_tree)
+    else:
+        arg_trees, out_tree = traced.arg_trees, traced.out_tree
+    per_output = [Grads(params, blocks) if params is not None else
+                  tuple(pytree.mirror(t, it) for it in [iter(blocks)] for t in arg_trees)
+                  for blocks in rows]
+    if out_tree.kind == "leaf":
         return per_output[0]
-    return pytree.rebuild(traced.out_tree, iter(per_output))
+    return pytree.rebuild(out_tree, iter(per_output))
+
+
+def _holomorphic(du, dv, group, traced):
+    """The complex derivative of u + iv with respect to the value of the
+    leaves `group` (one real leaf x: du/dx + i dv/dx; a complex z = x + iy:
+    the same, checked against Cauchy-Riemann, d/dy = i d/dx)."""
+    def d(k):
+        a, b = du[k], None if dv is None else dv[k]
+        if a is None and b is None:
+            return None
+        return (0.0 if a is None else a) + 1j * (0.0 if b is None else b)
+    dx = d(group[0])
+    if len(group) == 2:
+        dy, x = d(group[1]), traced.leaves[group[0]]
+        ex = 0.0 if dx is None else dx
+        ey = 0.0 if dy is None else dy
+        if not any(isinstance(e, (Tracer, ComplexTracer)) for e in (ex, ey)) and \
+                not np.allclose(ey, 1j * ex, rtol=1e-7, atol=1e-9 * max(1.0, np.max(np.abs(ex)))):
+            raise ValueError(
+                f"jacobian(..., holomorphic=True): f is not holomorphic in {x.name[:-5]} "
+                "at this point (the Cauchy-Riemann relation df/dIm(z) = i df/dRe(z) fails): "
+                "for a non-holomorphic f take the jacobian of np.real(f(z)) and "
+                "np.imag(f(z)) without holomorphic=True")
+    return dx
 
 
 def _hessian_rows(f, args, fname):
@@ -244,6 +297,12 @@ def _hessian_rows(f, args, fname):
     out = scalar_output(traced, fname)
     if traced.symbolic:
         raise TypeError(f"{fname} needs numeric arguments; for closed forms use derive")
+    if any(len(g) == 2 for g in leaf_groups(traced.arg_trees)):
+        raise TypeError(
+            f"{fname} of a function of a complex argument: the second derivatives of a real "
+            "f with respect to z's real and imaginary parts are a real 2x2 block that "
+            "Zygote's convention does not fold into one complex number; pass the parts as "
+            f"real arguments: {fname}(lambda x, y: f(x + 1j*y), z.real, z.imag)")
     leaves = traced.leaves
     grads = grad(out, leaves, traced.shapes)
     rows = []
@@ -309,6 +368,7 @@ def diaghessian(f, *args):
                     np.reshape(np.diagonal(np.reshape(block, (n, n))), leaf.shape))
     return _mirror_args(traced, diag)
 
+
 def stop_gradient(x):
     """x with its gradient cut (as `jax.lax.stop_gradient`): the value flows,
     the cotangent does not.  x may be a number, an array or a pytree of
@@ -324,86 +384,6 @@ def stop_gradient(x):
     return pytree.rebuild(tree, iter(
         v.trace.new(build.call(special.stop_gradient, v.expr), v.value) if isinstance(v, Tracer) else v
         for _, v in flat))
-
-
-class Derivation:
-    """Closed forms of a scalar function and its gradient (from :func:`derive`).
-
-    Attributes: `value` (SymPy expression of f), `gradient` (tuple mirroring
-    the arguments, SymPy expressions at the leaves), `symbols` (argument path
-    -> Symbol), `guards` (the branch decisions the closed forms assume),
-    `source` (the generated kernel, when example values were given).
-    """
-
-    def __init__(self, traced, value, grads, source):
-        self.traced = traced
-        self.value = value
-        self._grads = grads
-        per_leaf = iter(grads)
-        self.gradient = tuple(pytree.mirror(t, per_leaf) for t in traced.arg_trees)
-        self.symbols = {leaf.name: sp.Symbol(leaf.name, **leaf.assumptions0)
-                        for leaf in traced.leaves}
-        self.guards = traced.guards
-        self.source = source
-
-    def _bindings(self, latex):
-        leaves = [(leaf, gr) for leaf, gr in zip(self.traced.leaves, self._grads) if gr is not None]
-        if latex:
-            names = [r"\frac{\partial f}{\partial %s}" % sp.latex(self.symbols[leaf.name])
-                     for leaf, _ in leaves]
-        else:
-            names = [f"d/d{leaf.name}" for leaf, _ in leaves]
-        return closed_form.bindings([self.value] + [gr for _, gr in leaves], ["f"] + names)
-
-    def latex(self):
-        """LaTeX of the gradient: the expression alone for one input with a
-        small closed form, else an aligned block (let-bound when large)."""
-        pairs = self._bindings(latex=True)
-        if len(self.traced.leaves) == 1 and len(pairs) == 2:
-            return sp.latex(pairs[1][1])
-        rows = [f"{name if isinstance(name, str) else sp.latex(name)} &= {sp.latex(e)}"
-                for name, e in pairs if name != "f"]
-        return "\\begin{aligned}\n" + " \\\\\n".join(rows) + "\n\\end{aligned}"
-
-    def _repr_latex_(self):
-        return f"$\\displaystyle {self.latex()}$"
-
-    def __repr__(self):
-        lines = [f"{name} = {e}" for name, e in self._bindings(latex=False)]
-        lines += [f"assuming {guard}" for guard in self.guards]
-        return "\n".join(lines)
-
-
-def derive(f, *args):
-    """Closed forms of scalar `f(*args)` and of its gradient, as SymPy.
-
-    Arguments are SymPy expressions (fully symbolic: Python branches on them
-    raise SymbolicBranchError) or example values (branches follow the
-    example, recorded in `.guards`; the closed forms use symbols named after
-    the argument paths, e.g. `a.x`).  Returns a :class:`Derivation`.
-
-    >>> import sympy
-    >>> x = sympy.Symbol('x')
-    >>> d = derive(lambda x: 3*x**2 + 2*x + 1, x)
-    >>> d.gradient[0]
-    6*x + 2
-    >>> d.latex()
-    '6 x + 2'
-    """
-    traced = trace_call(f, args)
-    out = scalar_output(traced, "derive")
-    grads = grad(out, traced.leaves, traced.shapes)
-    names = {leaf: v for leaf, v in zip(traced.leaves, traced.leaf_values)
-             if isinstance(v, sp.Expr)}
-    present = [out] + [gr for gr in grads if gr is not None]
-    forms = iter(closed_form.closed_forms(present, names))
-    value = next(forms)
-    grads = [None if gr is None else next(forms) for gr in grads]
-    source = None
-    if not traced.symbolic:
-        values = traced.leaf_values + [traced.trace.const_values[c] for c in traced.consts]
-        source = Kernel([p for p in present], traced.leaves + traced.consts, values).source
-    return Derivation(traced, value, grads, source)
 
 
 class TraceView:
@@ -536,6 +516,10 @@ def Buffer(x, *dims):
     >>> gradient(f, np.array([1.0, 2.0]))
     (array([2., 4.]),)
     """
+    if not isinstance(x, (Tracer, np.ndarray, list, tuple, int, float, np.number)) or \
+            isinstance(x, bool):
+        raise TypeError(f"Buffer(x): x is {type(x).__name__}; pass the array (or number) "
+                        "whose shape the buffer takes, or Buffer(x, *dims)")
     shape = tuple(dims) if dims else np.shape(x)
     if isinstance(x, Tracer):
         return np.zeros_like(x, shape=shape)

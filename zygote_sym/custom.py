@@ -42,6 +42,11 @@ _ids = itertools.count()
 _UNTRACEABLE = (TracerConversionError, NoRuleError, SymbolicBranchError, TypeError, ValueError)
 
 
+class RuleError(TypeError):
+    """A custom rule that breaks its contract (the user's to fix, so never a
+    reason to fall back to running the rule as opaque Python)."""
+
+
 def _node_class(name, shape, runtime_fn, rule):
     """A SymPy function class for one custom function and output shape: its
     kernel name, shape and pullback registered in their tables."""
@@ -100,6 +105,8 @@ class _Custom:
         shapes = [ctx.shapes(a) for a in y.args]
         try:
             return self._traced_pullback(ctx, y, ct, shapes)
+        except RuleError:
+            raise
         except _UNTRACEABLE:
             return [build.call(self._opaque(i, shapes, ctx.shapes(y)), ct, *y.args)
                     for i in range(len(y.args))]
@@ -142,18 +149,25 @@ class custom_vjp(_Custom):
             raise NoRuleError(f"{self.__name__} is a custom_vjp without a rule: call "
                               f"{self.__name__}.defvjp(fwd, bwd)")
 
+    def _cotangents(self, res, ct, n):
+        """bwd's answer, checked: a tuple or list of one cotangent per argument."""
+        cts = self.bwd(res, ct)
+        if not isinstance(cts, (tuple, list)) or len(cts) != n:
+            got = f"{len(cts)} cotangents" if isinstance(cts, (tuple, list)) else \
+                "one value, not a tuple,"
+            raise RuleError(f"{self.__name__}'s bwd returned {got} for {n} argument(s): "
+                            "return a tuple with one cotangent per argument, e.g. (g,)")
+        return cts
+
     def _plain_cotangents(self, ct, xs):
         _, res = self.fwd(*xs)
         return [np.asarray(c, dtype=float) if np.ndim(c) else float(c)
-                for c in self.bwd(res, ct)]
+                for c in self._cotangents(res, ct, len(xs))]
 
     def _traced_pullback(self, ctx, y, ct, shapes):
         trace, leaves, tracers = _symbolic(shapes + [ctx.shapes(y)])
         _, res = self.fwd(*tracers[:-1])
-        cts = self.bwd(res, tracers[-1])
-        if len(cts) != len(shapes):
-            raise TypeError(f"{self.__name__}'s bwd returned {len(cts)} cotangents for "
-                            f"{len(shapes)} arguments")
+        cts = self._cotangents(res, tracers[-1], len(shapes))
         exprs = [None if c is None else build.broadcast_to(trace.lift(c), s, trace.shapes)
                  for c, s in zip(cts, shapes)]
         return _substituted(exprs, leaves, [*y.args, ct])

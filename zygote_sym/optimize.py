@@ -53,9 +53,6 @@ class _Layout:
             if isinstance(v, sp.Basic):
                 raise TypeError(f"{path} is a SymPy expression; optimization needs numbers "
                                 "(use zygote_sym.derive for closed forms)")
-            if np.iscomplexobj(v):
-                raise TypeError(f"{path} is complex; scipy.optimize works on real vectors "
-                                "(split it into real and imaginary parts)")
             shape = np.shape(v)
             size = int(np.prod(shape, dtype=int))
             self.shapes.append(shape)
@@ -136,8 +133,12 @@ def ravel(params):
     params (arrays reshaped, float64 copies; number leaves as Python floats;
     static leaves kept), raising ValueError for a vector of another shape.
 
-    Raises ValueError when params has no numeric leaf, TypeError for complex
-    or SymPy leaves, or for a type pytree cannot flatten.
+    A complex leaf contributes its real parts, then its imaginary parts (two
+    real leaves), so SciPy optimizes over both; the gradient handed to SciPy
+    is then `(df/dRe, df/dIm)`, Zygote's complex convention split in two.
+
+    Raises ValueError when params has no numeric leaf, TypeError for SymPy
+    leaves, or for a type pytree cannot flatten.
 
     >>> import numpy as np
     >>> x0, unflatten = ravel({'w': np.array([[1, 2], [3, 4]]), 'b': 0.5, 'name': 'lin'})

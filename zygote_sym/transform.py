@@ -11,12 +11,57 @@ from .ad.backward import vjp
 from .codegen.kernel import Kernel
 from .errors import NonScalarOutputError
 from .ir.nodes import Leaf, substitute
-from .trace.tracer import Tracer, newest
+from .trace.tracer import Tracer, is_complex, newest
 
 WithGradient = namedtuple("WithGradient", ["val", "grad"])
 
 
+_COMPLEX_OUTPUT = (
+    "{fname} needs a real scalar output, but f returned a complex value: differentiate a "
+    "real loss such as np.real(f(z)), np.imag(f(z)) or abs(f(z))**2 (Zygote and JAX refuse "
+    "complex outputs too); for the complex derivative df/dz of a holomorphic f use "
+    "zygote_sym.jacobian(f, z, holomorphic=True)")
+
+
+def is_complex_node(node):
+    """Is this tree node a complex value (two real leaves, pytree.ComplexParts)?"""
+    return node.kind == "custom" and node.meta[0] is pytree.ComplexParts
+
+
+def leaf_groups(trees):
+    """Flat leaf positions per value of the trees: [k] for a real leaf,
+    [k_re, k_im] for a complex one."""
+    groups, count = [], 0
+
+    def walk(node):
+        nonlocal count
+        if node.kind == "leaf" or is_complex_node(node):
+            n = pytree.count_leaves(node)
+            groups.append(list(range(count, count + n)))
+            count += n
+        else:
+            for c in node.children:
+                walk(c)
+    for t in trees:
+        walk(t)
+    return groups
+
+
+def collapse_complex(node):
+    """The tree with each complex value as one leaf (for results that hold
+    one entry per complex value, such as holomorphic derivatives)."""
+    if is_complex_node(node):
+        return pytree.Node("leaf")
+    return pytree.Node(node.kind, node.meta, [collapse_complex(c) for c in node.children])
+
+
 def scalar_output(traced, fname):
+    tree = traced.out_tree
+    if is_complex_node(tree) or tree.kind in ("tuple", "list", "namedtuple") and \
+            tree.children and is_complex_node(tree.children[0]):
+        raise NonScalarOutputError(_COMPLEX_OUTPUT.format(fname=fname))
+    if tree.kind == "static" and tree.meta is None:
+        raise NonScalarOutputError(f"{fname}: f returned None; return the loss (a scalar)")
     if len(traced.out_exprs) != 1 or traced.shapes(traced.out_exprs[0]) != ():
         shapes = [traced.shapes(e) for e in traced.out_exprs]
         raise NonScalarOutputError(
@@ -117,6 +162,11 @@ def _matched(node, dy, path):
                              f"output has {sorted(map(repr, keys))}: pass dy shaped like the "
                              "output")
         return {k: _matched(c, dy[k], f"{path}[{k!r}]") for k, c in zip(keys, node.children)}
+    if is_complex_node(node) and not is_complex(dy):
+        return dy + 0j  # a real cotangent of a complex output: its imaginary part is 0
+    if node.kind == "leaf" and is_complex(dy):
+        raise ValueError(f"the cotangent {path} is complex, but the output it pairs with is "
+                         "real: pass a real cotangent")
     if node.kind in ("tuple", "list") and isinstance(dy, (tuple, list)) \
             and len(dy) == len(node.children):
         return [_matched(c, d, f"{path}[{i}]") for i, (c, d) in enumerate(zip(node.children, dy))]
@@ -125,7 +175,10 @@ def _matched(node, dy, path):
 
 def flat_cotangent(dy, seeds, out_tree):
     """The leaves of the cotangent dy, one per output leaf, matched to the
-    output (`out_tree`) by key and position, with their shapes checked."""
+    output (`out_tree`) by key and position, with their shapes checked.  A
+    complex output takes a complex cotangent as its two real parts (a real
+    one has imaginary part 0), so `back(dy)` is the gradient of
+    `Re(conj(dy) * y)`, Zygote's convention."""
     flat = []
     pytree.flatten(_matched(out_tree, dy, "dy"), "dy", flat)
     if len(flat) != len(seeds):

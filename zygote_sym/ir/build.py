@@ -44,9 +44,11 @@ def const(value):
     if hasattr(value, "numerator") and hasattr(value, "denominator"):
         return sp.Rational(int(value.numerator), int(value.denominator))
     if isinstance(value, (complex, np.complexfloating)):
-        raise TypeError(f"the complex constant {value!r} reached a traced computation; "
-                        "zygote_sym differentiates real values only for now: write it with "
-                        "real and imaginary parts as real numbers")
+        # complex values are traced as pairs of real nodes (trace/complex.py); one that
+        # reaches a node directly met an operation with no complex form
+        raise TypeError(f"the complex constant {value!r} reached an operation on real values "
+                        "only: write this step with the real and imaginary parts "
+                        "(np.real(z), np.imag(z))")
     raise TypeError(f"cannot use {type(value).__name__} {value!r} as a constant")
 
 

@@ -22,7 +22,7 @@ from sympy.logic.boolalg import Boolean
 from ..errors import SymbolicBranchError, TracerConversionError
 from ..ir import build as b
 from ..ir.nodes import Leaf, Shapes
-from ..ir.ops import BroadcastTo
+from ..ir.ops import BroadcastTo, Where
 from ..ir.printer import let_bound
 from ..ir.select import where
 
@@ -93,6 +93,9 @@ class Trace:
         if isinstance(x, (list, tuple)):
             x = np.asarray(x)
         if isinstance(x, np.ndarray) and x.ndim > 0:
+            if x.dtype.kind == "c":  # (complex operands go to trace/complex.py first)
+                raise TypeError("a complex array reached an operation on real values only: "
+                                "write this step with np.real(z) and np.imag(z)")
             hit = self.consts.get(id(x))
             if hit is None:
                 leaf = Leaf(f"c{len(self.consts)}", x.shape, role="const")
@@ -129,7 +132,21 @@ class Trace:
         if isinstance(value, Tracer):
             self.outer[expr] = value
             value = value.value
+        if is_complex(value):  # only arguments are split into real parts (pytree.ComplexParts)
+            raise TypeError(
+                f"the complex value {expr} would be traced as one real value (a complex array "
+                "captured by zs.compile, or an implicit parameter): pass it as an argument, "
+                "where complex values are traced as their real and imaginary parts")
         if value is not None:
+            dtype = getattr(value, "dtype", None)
+            if dtype is not None and dtype.kind in "iu" and (dtype.kind == "u" or dtype.itemsize
+                                                             < 8) and not isinstance(expr, Leaf):
+                # (an argument of such a dtype is refused by pytree.py, naming it)
+                raise TracerConversionError(
+                    f"an operation on a traced value gave dtype {dtype}: NumPy wraps narrow "
+                    "and unsigned integers around, the trace's exact arithmetic would not, "
+                    "so the value could be silently wrong; cast to float (x.astype(float)) "
+                    "or int64 before computing with it")
             shape = np.shape(value)
             if self.shapes(expr) != shape:
                 expr = BroadcastTo.make(expr, shape)
@@ -174,11 +191,38 @@ def newest(values, default=None):
     return found
 
 
+class _ComplexHook:
+    """The operations on complex values, installed by trace/complex.py (which
+    imports this module): a real tracer meeting a complex operand (a Python
+    complex, a complex array, a ComplexTracer) hands the operation there."""
+    ufunc = function = None
+
+
+COMPLEX = _ComplexHook()
+# NumPy functions that mean something on real tracers only through complex.py
+_COMPLEX_FUNCS = frozenset({np.real, np.imag, np.angle, np.conjugate})
+
+
+def is_complex(v):
+    """Is v complex: a complex number or array, a ComplexTracer, or a list of them?"""
+    if isinstance(v, (float, int, Tracer)):
+        return False
+    if isinstance(v, complex):
+        return True
+    dtype = getattr(v, "dtype", None)
+    if dtype is not None:
+        return getattr(dtype, "kind", "") == "c"
+    return isinstance(v, (list, tuple)) and any(map(is_complex, v))
+
+
 def _operator(ufunc, pyop, reflected=False):
     """A Python operator: the node of `ufunc` (one table for both spellings),
     the value of the Python operator."""
+
     def method(self, other):
         operands = (other, self) if reflected else (self, other)
+        if is_complex(other):
+            return COMPLEX.ufunc(ufunc, operands, {})
         trace = newest(operands)
         return trace.dispatch.operator(trace, ufunc, pyop, operands)
     return method
@@ -189,6 +233,25 @@ _CONVERSION_HELP = (
     "(np.sin, np.exp, np.sqrt, ...) instead of the math module, and keep values "
     "as arrays/numbers instead of converting with float()/np.asarray(x, float); "
     "to cut the gradient on purpose, use zygote_sym.stop_gradient(x).")
+
+
+_STEPS = (Relational, Boolean, sp.floor, sp.ceiling, sp.sign)
+
+
+def _steps_only(expr):
+    """Is expr piecewise constant: built from numbers and step functions
+    (comparisons, floor, ceiling, sign) alone, with no path to a leaf that
+    avoids a step? A select's condition is a step whatever it holds."""
+    todo, seen = [expr], set()
+    while todo:
+        e = todo.pop()
+        if isinstance(e, sp.Symbol):  # a leaf reached without a step (a Symbol is a Boolean)
+            return False
+        if isinstance(e, _STEPS) or e.is_Number or id(e) in seen:
+            continue
+        seen.add(id(e))
+        todo.extend(e.args[1:] if isinstance(e, Where) else e.args)
+    return True
 
 
 def _numpy_method(name):
@@ -340,14 +403,26 @@ class Tracer:
         raise TracerConversionError(_CONVERSION_HELP.format(op="complex()"))
 
     def __array__(self, dtype=None, copy=None):
+        """NumPy's conversion, allowed only for integer/bool values that are
+        piecewise constant (`np.floor(x).astype(int)`, masks): their gradient
+        is zero, so the concrete value loses nothing; it is kept as a data
+        guard. Used when such a value indexes a plain array (`f[ix]`)."""
+        if self.value is not None and self.dtype.kind in "biu" and _steps_only(self.expr):
+            return self._concrete_data("np.asarray() of an integer/bool traced value",
+                                       lambda v: np.asarray(v, dtype))
         raise TracerConversionError(_CONVERSION_HELP.format(op="np.asarray()/np.array()"))
 
     # --------------------------------------------------------------- NumPy
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        if method == "__call__" and (ufunc in _COMPLEX_FUNCS or any(map(is_complex, inputs))):
+            return COMPLEX.ufunc(ufunc, inputs, kwargs)
         trace = newest(inputs)
         return trace.dispatch.ufunc(trace, ufunc, method, inputs, kwargs)
 
     def __array_function__(self, func, types, args, kwargs):
+        if func in _COMPLEX_FUNCS or any(map(is_complex, args)) \
+                or any(map(is_complex, kwargs.values())):
+            return COMPLEX.function(func, args, kwargs)
         return self.trace.dispatch.function(func, args, kwargs)
 
     # -------------------------------------------------------------- arrays
@@ -384,6 +459,15 @@ class Tracer:
     @property
     def T(self):
         return np.transpose(self)
+
+    # a real value's complex views (NumPy's): real is itself, imag is zeros
+    real = property(lambda self: self)
+    imag = property(lambda self: np.imag(self))
+
+    def conj(self):
+        return self
+
+    conjugate = conj
 
     def copy(self, order="C"):
         return Tracer(self.expr, self.value, self.trace)
@@ -424,3 +508,6 @@ for _name in ("sum", "mean", "prod", "max", "min", "var", "std", "cumsum", "cump
               "dot", "ravel", "squeeze", "swapaxes", "diagonal", "take", "argsort", "argmax",
               "argmin", "nonzero", "all", "any", "round", "repeat"):
     setattr(Tracer, _name, _numpy_method(_name))
+
+
+TRACED = {Tracer}  # the classes of traced values; trace/complex.py adds ComplexTracer
