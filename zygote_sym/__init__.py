@@ -15,7 +15,7 @@ from .errors import (KernelError, NoRuleError, NonScalarOutputError, RandomDrawE
                      SymbolicBranchError, TracerConversionError)
 from .pytree import Tangent, register_pytree
 from .transform import WithGradient
-from . import optimize
+from . import integrate, optimize  # noqa: F401  (integrate registers odeint/solve_ivp)
 
 __all__ = ["gradient", "withgradient", "pullback", "jacobian", "hessian", "diaghessian", "derive",
            "stop_gradient", "make_trace", "TraceView", "compile", "jvp", "hvp", "withjacobian",
