@@ -246,3 +246,35 @@ def test_pullback_matches_a_dict_cotangent_by_key():
         back({"a": 1.0})
     _, back = zs.pullback(lambda a: (a, {"u": a, "v": 2 * a}), 1.0)
     assert back((1.0, {"v": 1.0, "u": 0.0})) == (3.0,)
+
+
+def test_integer_steps_index_plain_arrays_and_other_tracers_refuse():
+    # np.floor(x).astype(int) is piecewise constant: NumPy may read its value
+    # (f[ix] on a plain array), kept as a data guard; a float or an int leaf may not.
+    F = np.arange(12.0).reshape(3, 4)
+
+    def f(x):
+        ix = np.mod(np.floor(x).astype(int) + 1, 3)
+        return np.sum(F[ix, 1] * x**2) + np.sum(F[0, :2][x > 2])
+    x = np.array([1.5, 2.5])
+    np.testing.assert_allclose(zs.gradient(f, x)[0], [2 * 1.5 * 9, 2 * 2.5 * 1])
+    c = zs.compile(f)
+    c.gradient(x)
+    y = np.array([0.2, 3.4])  # new indices and mask: the data guard retraces
+    np.testing.assert_allclose(c.gradient(y)[0], [2 * 0.2 * 5, 2 * 3.4 * 5])
+    assert c(y) == pytest.approx(f(y))
+    flat = F.ravel()
+    with pytest.raises(zs.TracerConversionError, match="np.asarray"):
+        zs.gradient(lambda w: flat.take(w).sum(), 1.0)  # a float: its value is not data
+    with pytest.raises(zs.TracerConversionError, match="np.asarray"):
+        zs.gradient(lambda n: flat.take(np.stack([n, n])).sum() + n, 1)  # an int leaf is differentiated
+
+
+def test_a_trace_refused_before_f_runs_is_over():
+    # the error (and its traceback, which holds the trace) is kept alive on purpose
+    from zygote_sym.trace.tracer import tracing
+    with pytest.raises(TypeError) as caught:
+        zs.gradient(lambda x: x, np.array([1, 2], dtype=np.uint8))
+    assert caught.value is not None and not tracing()
+    c = zs.compile(lambda x: np.sum(x**2))  # a compiled call takes its kernel path again
+    assert c.gradient(np.array([1.0, 2.0]))[0].tolist() == [2.0, 4.0]

@@ -6,9 +6,21 @@ namedtuple, dataclass, plain objects (`__dict__`/`__slots__`) and types given
 to :func:`register_pytree`.  str, bytes, None, bool, enums and callables are
 static.  Gradients keep container types; objects give a :class:`Tangent`;
 static leaves and leaves with no influence give None (Zygote's `nothing`).
+
+Inputs zygote_sym would read differently from NumPy are refused, naming
+the path and the fix (docs/reliability.md, "Inputs"): masked arrays (the
+mask would be dropped), `np.matrix` and other ndarray subclasses (they
+redefine operators), objects that are arrays only through `__array__`
+(pandas-like; they would be flattened into their internals), `Decimal`
+(computed in float).  Integer data is differentiated as the real numbers
+it holds: Python ints up to 2**53, and int64 arrays and scalars (NumPy's
+default integers, which wrap only beyond 2**63); unsigned and narrower
+NumPy integers (uint8 wraps at 256) are refused when traced, and stay
+plain data elsewhere (in f's output, in `stop_gradient`).
 """
 import copy
 import dataclasses
+import decimal
 import enum
 import types
 from numbers import Number
@@ -20,12 +32,36 @@ _STATIC_TYPES = (str, bytes, bool, np.bool_, type(None), type(Ellipsis), slice, 
                  enum.Enum, types.FunctionType, types.BuiltinFunctionType,
                  types.MethodType, types.ModuleType, type, np.dtype)
 _REGISTRY = {}
-# Complex numbers are refused until they are supported with Zygote's convention
-# (a real f's gradient is df/dRe(z) + i df/dIm(z)): a silent wrong number
-# (SymPy's holomorphic rules applied to abs(z)) is worse than an error.
-_COMPLEX = ("{path} is complex; zygote_sym differentiates real values only for now: pass "
-            "the real and imaginary parts as two real arguments, f(x + 1j*y) -> "
-            "f(x, y) computing with x and y")
+
+
+class ComplexParts:
+    """The node kind of a complex leaf: it flattens as two real leaves, its
+    real and imaginary parts (`z.real`, `z.imag`), so tracing, the backward
+    pass and kernels see real values only (trace/complex.py).  Rebuilt, the
+    parts join as `re + 1j*im`: from tracers that is a ComplexTracer, from
+    gradients Zygote's convention `df/dRe(z) + i df/dIm(z)` (None where both
+    are None)."""
+
+    @staticmethod
+    def split(z):
+        re, im = z.real, z.imag  # complex scalars, arrays and ComplexTracers alike
+        if isinstance(z, np.ndarray):
+            return [np.array(re), np.array(im)]
+        # (np.float64, not float: compiled.py's all-float fast path must not take them)
+        return [re, im] if hasattr(re, "trace") or hasattr(im, "trace") else \
+            [np.float64(re), np.float64(im)]
+
+    @staticmethod
+    def join(aux, parts):
+        re, im = parts
+        if re is None and im is None:
+            return None
+        if im is None:
+            return re + 0j
+        return 1j * im if re is None else re + 1j * im
+
+
+_REGISTRY[ComplexParts] = (lambda z: (ComplexParts.split(z), None), ComplexParts.join)
 
 
 class Tangent:
@@ -70,6 +106,57 @@ def register_pytree(cls, flatten, unflatten):
     _REGISTRY[cls] = (flatten, unflatten)
 
 
+# (type test, what it is, the fix): refused wherever they occur, since the
+# trace would compute on the plain ndarray underneath or on float values.
+_REFUSED = [
+    (lambda x: isinstance(x, np.ma.MaskedArray), "a masked array (np.ma), whose mask "
+     "zygote_sym would ignore",
+     "pass {name}.filled(v) with the value masked entries should take, {name}.compressed() "
+     "for the unmasked entries, or {name}.data and compute np.where(mask, v, data) in f "
+     "with the mask closed over"),
+    (lambda x: isinstance(x, np.ndarray) and type(x) not in (np.ndarray, np.memmap),
+     "an ndarray subclass ({type}), whose operators zygote_sym would read as plain "
+     "ndarray's", "pass np.asarray({name}) and compute with NumPy's semantics"),
+    (lambda x: isinstance(x, decimal.Decimal), "a decimal.Decimal, which zygote_sym "
+     "would compute with in float64", "pass float({name}), or fractions.Fraction({name}) "
+     "for exact results"),
+]
+# Traced (a Tracer replaces them), they could compute a value f never gives:
+# narrow and unsigned NumPy integers wrap around at small values (uint8
+# 200*2 is 144, int32 50000**2 is negative); ints beyond 2**53 are not
+# floats.  JAX's grad refuses all integer inputs; int64 (NumPy's default,
+# wrapping only beyond 2**63) stays differentiable as documented examples
+# use it (docs/reliability.md, "Inputs").
+_MAX_EXACT_INT = 2**53
+_NOT_TRACED = {
+    "integer": "{path} is {what} of dtype {dtype}; zygote_sym differentiates it as real "
+               "numbers, which could change f's value ({dtype} arithmetic wraps around in "
+               "NumPy).  Pass {path}.astype(float) to differentiate it, or, for integer "
+               "data that is not differentiated (labels, indices), close over it: "
+               "zs.gradient(lambda w: f(w, labels), w)",
+    "bigint": "{path} is the int {value}, larger than 2**53 in magnitude, which float64 "
+              "cannot hold exactly: pass float({path}) if rounding it is intended",
+}
+
+
+def _not_traced(x):
+    """The reason key in _NOT_TRACED for a leaf that must not be traced, or None."""
+    if isinstance(x, (np.integer, np.ndarray)) and np.dtype(x.dtype).kind in "iu" and (
+            x.dtype.kind == "u" or x.dtype.itemsize < 8):
+        return "integer"
+    if type(x) is int and abs(x) > _MAX_EXACT_INT:
+        return "bigint"
+    return None
+
+
+def _array_like(x):
+    """Is x an array only through NumPy's conversion protocols (pandas-like)?"""
+    t = type(x)
+    return (not dataclasses.is_dataclass(x)
+            and any(hasattr(t, a) for a in ("__array__", "__array_interface__",
+                                            "__array_struct__")))
+
+
 def is_leaf(x):
     if isinstance(x, (bool, np.bool_)):
         return False
@@ -101,11 +188,18 @@ def _record_fields(x):
 
 def flatten(x, path, leaves):
     """Append (path, leaf) pairs of `x` to `leaves`; return its tree Node."""
+    for refused, what, fix in _REFUSED:
+        if refused(x):
+            raise TypeError(f"{path} is {what.format(type=type(x).__name__)}: "
+                            f"{fix.format(name=path)}")
     if is_leaf(x):
-        if not getattr(type(x), "pytree_leaf", False) and np.iscomplexobj(x):
-            raise TypeError(_COMPLEX.format(path=path))
+        if np.iscomplexobj(x):
+            return Node("custom", (ComplexParts, None), [
+                flatten(p, f"{path}.{n}", leaves)
+                for n, p in zip(("real", "imag"), ComplexParts.split(x))])
         leaves.append((path, x))
-        return Node("leaf")
+        reason = _not_traced(x)
+        return Node("leaf", reason and (reason, path, _describe(x)))
     if isinstance(x, _STATIC_TYPES):
         return Node("static", x)
     if type(x) in _REGISTRY:
@@ -125,6 +219,12 @@ def flatten(x, path, leaves):
     if isinstance(x, np.ndarray):
         raise TypeError(f"argument {path} is an array of dtype {x.dtype}, which cannot be "
                         "differentiated: pass a numeric (int/float/complex) array")
+    if _array_like(x):
+        raise TypeError(
+            f"{path} has type {type(x).__name__}, an array only through __array__: "
+            f"zygote_sym would differentiate its attributes, not its values.  Pass "
+            f"np.asarray({path}, dtype=float), or teach "
+            "zygote_sym the type with zygote_sym.register_pytree")
     if hasattr(x, "__dict__") or hasattr(type(x), "__slots__"):
         fields = _record_fields(x)
         return Node("record", (x, fields),
@@ -149,10 +249,26 @@ def _assemble(node, kids):
     return _REGISTRY[cls][1](aux, kids)
 
 
+def _describe(x):
+    """(what, dtype, value) for _NOT_TRACED's messages."""
+    what = "an integer array" if isinstance(x, np.ndarray) else (
+        "a NumPy integer scalar" if isinstance(x, np.integer) else "a number")
+    return what, str(getattr(x, "dtype", type(x).__name__)), x if type(x) is int else None
+
+
+def _leaf(node, value):
+    """`value` in place of a leaf; a tracer in place of a leaf that must not be
+    traced (integer data) is refused naming its path and the fix."""
+    if node.meta is not None and getattr(type(value), "pytree_leaf", False):
+        reason, path, (what, dtype, v) = node.meta
+        raise TypeError(_NOT_TRACED[reason].format(path=path, what=what, dtype=dtype, value=v))
+    return value
+
+
 def rebuild(node, leaves):
     """The tree with its leaves replaced by the iterator `leaves` (statics kept)."""
     if node.kind == "leaf":
-        return next(leaves)
+        return _leaf(node, next(leaves))
     if node.kind == "static":
         return node.meta
     kids = [rebuild(c, leaves) for c in node.children]
@@ -175,7 +291,9 @@ def structure_key(node):
     """A hashable description of a tree: kinds, container types, field names
     and static values (a new value of a static leaf may change control flow)."""
     kind, meta = node.kind, node.meta
-    if kind == "static":
+    if kind == "leaf":
+        meta = None  # (dtypes and shapes are the caller's part of the key)
+    elif kind == "static":
         try:
             hash(meta)
         except TypeError:

@@ -238,7 +238,8 @@ def generate(outputs, leaves, backend, *, int_leaves=(), guards=(), name="kernel
     outputs: SymPy nodes; leaves: the Leaf symbols, in argument order;
     backend: "math", "exact" or "numpy"; int_leaves: leaves cast to float on
     entry (integer inputs give float results, and numexpr/NumPy integer
-    powers with negative exponents would fail); guards: trace Guards, checked
+    powers with negative exponents would fail; NumPy kernels cast Python
+    numbers, see kernel._cast); guards: trace Guards, checked
     as soon as their node is computed: the kernel returns None when one does
     not hold (the caller then traces again); fuse: evaluate
     large elementwise regions with numexpr (see fuse.py).
@@ -271,7 +272,8 @@ def generate(outputs, leaves, backend, *, int_leaves=(), guards=(), name="kernel
         code[leaf] = (ids[leaf], ATOM)
         ne_code[leaf] = (fusion.placeholder(placeholders, ids[leaf]), ATOM)
         if leaf in int_leaves and backend != "exact":
-            cast = "float({0})" if backend == "math" else "np.asarray({0}, dtype=float)"
+            cast = "float({0})" if backend == "math" else \
+                "np.float64({0})" if leaf.shape == () else "np.asarray({0}, dtype=float)"
             lines.append(f"{ids[leaf]} = " + cast.format(ids[leaf]))
         check(leaf)
 

@@ -39,6 +39,7 @@ MIN_SIZE = 20_000   # below this, numexpr's per-call cost (µs) outweighs fusion
 MIN_OPS = 3         # fewer operations than this: one NumPy ufunc call is faster
 MAX_OPERANDS = 60   # numexpr accepts at most 63 inputs
 
+
 def is_boolean(node):
     # not isinstance(node, Boolean): SymPy's Symbol is a Boolean too
     return isinstance(node, (Relational, sp.And, sp.Or, sp.Not, BooleanAtom))
@@ -82,7 +83,6 @@ class NumexprPrinter(Printer):
         if node.func not in NUMEXPR:  # (printed, never used: such a node is not in a region)
             return super()._print_Function(node, code)
         return f"{NUMEXPR[node.func]}({', '.join(code(v)[0] for v in node.args)})", ATOM
-
 
 
 _PLACEHOLDER = re.compile(r"\b_v[0-9]+\b")

@@ -13,6 +13,7 @@ generated code is never the caller's to decode: a failing numexpr region
 is replaced by NumPy code and the call repeated; anything else becomes a
 KernelError naming the function, the kernel line and the cause.
 """
+import sys
 import traceback
 from fractions import Fraction
 
@@ -44,6 +45,20 @@ def _is_int(v):
         isinstance(v, np.ndarray) and v.dtype.kind in "iu")
 
 
+def _kind(v):
+    """"int", "python" (a Python float or Fraction) or None, for _cast."""
+    return "int" if _is_int(v) else "python" if type(v) in (float, Fraction) else None
+
+
+def _cast(inputs, kinds, backend):
+    """The inputs a kernel casts to float on entry: integers (their results are
+    floats), and in NumPy kernels Python numbers too, so that they compute
+    as NumPy does (`s**-2` at 0.0 is inf, not Python's ZeroDivisionError; an
+    overflow is inf, not OverflowError; a Fraction meets np.sinh as a float)."""
+    cast = {"math": ("int",), "numpy": ("int", "python")}.get(backend, ())
+    return {leaf for leaf, kind in zip(inputs, kinds) if kind in cast}
+
+
 class Kernel:
     """`Kernel(nodes, inputs, values)(*input_values)` -> tuple of node values.
 
@@ -57,17 +72,16 @@ class Kernel:
                  fname=None):
         self.backend = backend or choose_backend(values, nodes)
         self.fname = fname
-        ints = {leaf for leaf, v in zip(inputs, values) if _is_int(v)}
-        self._args = (nodes, inputs, ints, name, guards)
+        self._args = (nodes, inputs, [_kind(v) for v in values], name, guards)
         self.fn, self.plan = self._build(self.backend)
         self._numpy = None
 
     def _build(self, backend, fuse=True):
-        nodes, inputs, ints, name, guards = self._args
+        nodes, inputs, kinds, name, guards = self._args
         if backend == "numpy":
             nodes = rewrite_dots(nodes, Shapes())
-        source, extra, plan = generate(nodes, inputs, backend, int_leaves=ints, guards=guards,
-                                       name=name, fuse=fuse)
+        source, extra, plan = generate(nodes, inputs, backend, guards=guards, name=name,
+                                       int_leaves=_cast(inputs, kinds, backend), fuse=fuse)
         return compile_source(source, name, extra), plan
 
     @property
@@ -132,12 +146,27 @@ class Kernel:
         empty = [leaf.name for leaf, v in zip(inputs, values) if np.size(v) == 0]
         hint = (f" (the input {', '.join(empty)} is empty: NumPy or SciPy rejected a size-0 "
                 "array that the traced function accepted)" if empty else "")
-        fname = self.fname or "the differentiated function"
+        fname = self.fname or _differentiated_function() or "the differentiated function"
         return KernelError(
             f"the kernel generated for {fname} raised {type(error).__name__}: {error}{where}"
             f"{hint}.  This is a fault in zygote_sym's code generation, not in {fname}: "
             "please report it with the kernel's source (zs.compile(f).stages() shows every "
             "pass)")
+
+
+def _differentiated_function():
+    """The user's function, for a KernelError when the kernel's maker gave no
+    `fname`: the `f` argument (or a compiled function's `self.f`) of the
+    nearest zygote_sym frame on the stack.  (Only on the error path.)"""
+    frame = sys._getframe(2)
+    while frame is not None:
+        if frame.f_globals.get("__name__", "").startswith("zygote_sym."):
+            local = frame.f_locals
+            f = local.get("f", getattr(local.get("self"), "f", None))
+            if callable(f):
+                return getattr(f, "__qualname__", None) or repr(f)
+        frame = frame.f_back
+    return None
 
 
 def _kernel_line(error, fn):

@@ -14,6 +14,7 @@ a conditional expression, which evaluates only the branch taken.
 """
 import sympy as sp
 
+from ..ir.nodes import Shapes
 from .names import MATH, NUMPY
 
 _CONSTANTS = {sp.pi: "pi", sp.E: "e", sp.oo: "inf", -sp.oo: "-inf", sp.nan: "nan"}
@@ -57,6 +58,7 @@ class Printer:
         self.mod = "np" if backend == "numpy" else "math"
         self.sqrt = {"numpy": "np.sqrt", "numexpr": "sqrt"}.get(backend, "math.sqrt")
         self.names = NUMPY if backend == "numpy" else MATH
+        self.shapes = Shapes()  # (static shapes: a kernel is made for one signature)
         self._methods = {}
 
     def number(self, n):
@@ -196,6 +198,9 @@ class Printer:
     def _print_LogSumExp(self, node, code):
         axes, keep = node.params
         x = self._structural(node, code)[0]
+        if 0 in self.shapes(node.operands[0]):  # SciPy 1.17 raises over several empty axes
+            shape = self.shapes(node)
+            return (f"np.full({shape!r}, -np.inf)", ATOM) if shape else ("-np.inf", UNARY)
         return f"sc.logsumexp({x}, axis={_axis_code(axes)}{_keepdims(keep)})", ATOM
 
     def _print_Norm(self, node, code):
@@ -204,6 +209,9 @@ class Printer:
 
     def _print_Softmax(self, node, code):
         x = self._structural(node, code)[0]
+        shape = self.shapes(node)
+        if 0 in shape:  # SciPy's max over an empty axis raises; the softmax is empty
+            return f"np.zeros({shape!r})", ATOM
         return f"sc.softmax({x}, axis={_axis_code(node.params[0])})", ATOM
 
     def _print_Cumsum(self, node, code):

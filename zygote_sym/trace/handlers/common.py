@@ -75,8 +75,11 @@ def apply(make, operands, *static):
     nodes = [trace.lift(x) for x in operands]
     node = make(*nodes, *static)
     values = [value_of(x) for x in operands]
-    if node in nodes:
-        value = values[nodes.index(node)]
+    # by identity: `in` would call SymPy's structural __eq__ on every operand
+    # (slow, and recursive on the deep nodes of long item-assignment loops)
+    same = next((i for i, n in enumerate(nodes) if n is node), None)
+    if same is not None:
+        value = values[same]
     else:
         value = None if any(v is None for v in values) else node.value(*values)
     return trace.new(node, value)
@@ -89,8 +92,9 @@ def view(view, base, restore):
     return view
 
 
-HOW_TO_ADD = ("docs/adding_rules.md shows how to add one; until then, compute this part "
-              "outside the differentiated function or wrap it in zygote_sym.stop_gradient")
+HOW_TO_ADD = ("give it a derivative with @zygote_sym.custom_vjp (or custom_jvp) around a "
+              "function that calls it, compute this part outside the differentiated "
+              "function, or wrap it in zygote_sym.stop_gradient if its gradient is not needed")
 
 
 def no_rule(what, why=""):
