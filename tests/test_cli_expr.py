@@ -181,15 +181,15 @@ def test_derive_never_runs_the_text(tmp_path):
 def test_derive_reads_names_sympy_would_take_for_its_own(capsys):
     main(["derive", "beta*x", "--at", "beta=2", "x=3"])
     out = capsys.readouterr().out
-    assert "f = beta*x\nd/dbeta = x\nd/dx = beta\n" in out and "def kernel(beta, x)" in out
+    assert "f = beta*x\n∂f/∂beta = x\n∂f/∂x = beta\n" in out and "def kernel(beta, x)" in out
     f = as_numpy_function(parse("beta*x"), [beta, x])
     assert zs.gradient(f, 2.0, 3.0) == (3.0, 2.0)
     d = zs.derive(f, beta, x)
     assert d.gradient == (x, beta)
     main(["derive", "E*x"])
-    assert "d/dE = x\nd/dx = E\n" in capsys.readouterr().out
+    assert "∂f/∂E = x\n∂f/∂x = E\n" in capsys.readouterr().out
     main(["derive", "gamma*x**2 + N*x"])
-    assert "d/dgamma = x**2" in capsys.readouterr().out
+    assert "∂f/∂gamma = x**2" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("argv, message", [

@@ -20,6 +20,10 @@ def test_tour_prints_the_founding_results(capsys):
                      "(array([1., 1., 2.]),)", "(array([0., 1., 0.]),)", "(array([0., 3., 1.]),)",
                      "[0., 0., 6.]]), array([1., 4., 9.]))", "(2, 2, 2, 2)",
                      "[18., 24.]]),)",
+                     # closed forms of array code (issue 12)
+                     "∂f/∂w = 2*X.T*(X*w - y)",
+                     "∂f/∂mu = Sum(-mu + data[i], (i, 0, n - 1))/sigma**2",
+                     "∂f/∂sigma = -4/sigma + Sum((-mu + data[i])**2, (i, 0, n - 1))/sigma**3",
                      # the colour-difference example
                      "WithGradient(val=86.61431186791233",
                      "array([ 0.45392815, -9.59945684, 14.19752771])",
@@ -34,7 +38,7 @@ def test_tour_prints_the_founding_results(capsys):
 def test_derive_command(capsys):
     main(["derive", "sin(x)*y + x**2", "--at", "x=0.5", "y=2"])
     out = capsys.readouterr().out
-    assert "d/dx = 2*x + y*cos(x)" in out and "def kernel(x, y)" in out
+    assert "∂f/∂x = 2*x + y*cos(x)" in out and "def kernel(x, y)" in out
 
 
 def test_help_runs_as_a_module():

@@ -1,10 +1,11 @@
-"""Closed forms for people: evaluated SymPy expressions, bounded simplification, LaTeX.
+"""Results of the fully symbolic mode (`zs.gradient` of SymPy arguments):
+evaluated SymPy expressions, small ones simplified.
 
 The compile path keeps nodes unevaluated; here, on demand, the DAG is
 rebuilt once with SymPy's evaluation (so `3*(2*x)` reads `6*x`), leaves get
-plain names (`a.x`) or the user's own SymPy expressions back, `Where`
-becomes `Piecewise`, and small results get `sympy.simplify`.  Large results
-are shown in let-bound form (`t1 = ...`), never as an expanded tree.
+the user's own SymPy expressions back, `Where` becomes `Piecewise`, and
+small results get `sympy.simplify`.  `derive`'s closed forms for people
+(index and matrix notation, names, budget) are in closed/.
 """
 import sympy as sp
 
@@ -13,7 +14,6 @@ from .ir.ops import ArrayOp, Where
 
 SIMPLIFY_MAX_NODES = 60    # sympy.simplify is fast below this, unbounded above
 EVALUATE_MAX_NODES = 3000  # SymPy's evaluation is super-linear on deep DAGs
-TREE_MAX_NODES = 400       # beyond this a closed form is printed let-bound
 
 
 def evaluate(nodes, names):
@@ -54,33 +54,3 @@ def tidy(expr):
 
 def closed_forms(nodes, names):
     return [tidy(e) for e in evaluate(nodes, names)]
-
-
-def let_bound(nodes, names):
-    """Shared subexpressions as `t_i = ...` lines, for DAGs too large to expand."""
-    parents = {}
-    order = postorder(nodes)
-    for n in order:
-        for c in children(n):
-            parents[c] = parents.get(c, 0) + 1
-    sub, lines = {}, []
-    for n in order:
-        if not children(n):
-            continue
-        e = n.func(*[sub.get(c, c) for c in n.args], evaluate=False)
-        if parents.get(n, 0) > 1:
-            t = sp.Symbol(f"t{len(lines)}")
-            lines.append((t, e))
-            sub[n] = t
-        else:
-            sub[n] = e
-    lines += [(name, sub.get(n, n)) for name, n in zip(names, nodes)]
-    return lines
-
-
-def bindings(exprs, names):
-    """(name, expression) pairs that show `exprs`: the expressions themselves
-    when their trees are small, else let-bound temporaries first."""
-    if tree_size(exprs) <= TREE_MAX_NODES:
-        return list(zip(names, exprs))
-    return let_bound(exprs, names)

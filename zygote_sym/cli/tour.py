@@ -97,7 +97,7 @@ STEPS = [
      "zs.gradient(lambda x: np.sum(np.abs(x)**2), np.array([7.0, 11.0, 13.0]))",
      "zs.derive(lambda x: np.sum(np.abs(x)**2), np.array([7.0, 11.0, 13.0]))"),
     ("Shapes are Python integers; an integer argument used as an index gets None",
-     "zs.gradient(lambda x, y, d: np.sum(x**x.shape[d] + y), np.array([7, 11]), 0, 0)", None),
+     "zs.gradient(lambda x, y, d: np.sum(x**x.shape[d] + y), np.array([7.0, 11.0]), 0, 0)", None),
     ("A dict of parameters",
      "theta = {'W': np.ones((2, 3)), 'b': np.zeros(2)}\n"
      "def linear(θ, x): return θ['W'] @ x + θ['b']\n"
@@ -130,6 +130,18 @@ STEPS = [
     ("Hessians", "zs.hessian(lambda x: x[0]*x[1], np.array([0.3, -0.2]))", None),
     ("", "zs.hessian(lambda x: np.sum(x**3), np.array([[1.0, 2.0], [3.0, 4.0]])).shape", None),
     ("", "zs.diaghessian(lambda x: np.sum(x**3), np.array([[1.0, 2.0], [3.0, 4.0]]))", None),
+
+    # ---- closed forms of array code (issue 12): real SymPy, in the code's own names
+    ("Closed forms of array code: matrix notation where it is matrix algebra",
+     "X = np.array([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]]); y = np.array([1.0, 0.0, 2.0])\n"
+     "zs.gradient(lambda w: np.sum((X @ w - y)**2), np.array([0.5, -0.5]))",
+     "zs.derive(lambda w: np.sum((X @ w - y)**2), np.array([0.5, -0.5]))"),
+    ("Index notation over the data, named as in the code",
+     "data = np.array([1.2, 0.7, 2.3, 1.9])\n"
+     "def loglik(mu, sigma):\n"
+     "    return -len(data) * np.log(sigma) - np.sum((data - mu)**2) / (2 * sigma**2)\n"
+     "zs.gradient(loglik, 1.5, 0.8)",
+     "zs.derive(loglik, 1.5, 0.8)"),
 
     # ---- a library written for plain NumPy: Zygote's founding example
     ("Colour difference (CIEDE2000) from zygote_sym/cli/colordiff.py, plain NumPy",
