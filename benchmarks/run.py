@@ -23,11 +23,13 @@ import os
 import platform
 import statistics
 import sys
+import tempfile
 import time
 
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import hand_fused  # noqa: E402  (each gradient as one hand-written Numba loop)
 import peers  # noqa: E402  (the workloads, their data and the peer implementations)
 from peers import A5, K6, L5, P1, P3, T3, W5, X2, X4, Y2, Ydat3  # noqa: E402
 
@@ -43,16 +45,20 @@ DESCRIPTION = {
 # issue 4: steady-state zygote_sym / JAX ratio, and first call <= JAX's for some
 STEADY_TARGETS = {"B1": 0.25, "B2": 1.1, "B3": 0.8, "B4": 1.0, "B5": 0.8, "B6": 0.5}
 FIRST_TARGETS = {"B1": 1.0, "B4": 1.0, "B6": 1.0}
-SYSTEMS = ["numpy-f-only", "numpy", "zygote_sym", "jax", "torch", "autograd", "casadi", "sympy"]
+SYSTEMS = ["numpy-f-only", "numpy", "zygote_sym", "zygote_sym-numpy", "zygote_sym-fused",
+           "hand_fused", "jax", "torch", "autograd", "casadi", "sympy"]
 WRONG = 1e-6          # relative error above which a gradient is flagged wrong
 NOTES = []            # remarks printed under the table (fallbacks, failures)
 
 
 # ------------------------------------------------------------------ zygote_sym
-def zygote_sym_impls():
+def zygote_sym_impls(backend="auto"):
     """{workload: make}; like the peers, make() builds (here: zs.compile) and
-    returns a no-argument callable computing the gradient."""
-    import zygote_sym as zs
+    returns a no-argument callable computing the gradient.  With "auto" the
+    first call runs the NumPy kernel and the callable's `settle()` waits for
+    the fused kernel, so the steady time is the one a long loop ends on."""
+    import zygote_sym
+    zs = _Backend(zygote_sym, backend)
 
     def f1(x, y, z):
         return x*y*np.sin(z) + np.exp(x*y)/(1 + z**2)
@@ -145,10 +151,37 @@ def zygote_sym_impls():
     return impls
 
 
+class _Backend:
+    """zygote_sym with compile(..., backend=backend); the compiled functions
+    made are remembered, so run.py can wait for their fused kernels."""
+
+    def __init__(self, zs, backend):
+        self.zs, self.backend = zs, backend
+
+    def compile(self, f, **kw):
+        c = self.zs.compile(f, backend=self.backend, **kw)
+        MADE.append(c)
+        return c
+
+
+MADE = []  # every compiled function the zygote_sym rows made
+
+
+def settle():
+    """After a first call: wait for "auto"'s fused kernels (at most 60 s each)."""
+    for c in MADE:
+        if c.backend != "fused":
+            c.wait_fused(60)
+
+
 def zygote_sym_warmup():
     import zygote_sym as zs
     zs.compile(lambda a, b: a*np.cos(b)).gradient(0.1, 0.2)
     zs.compile(lambda v: np.sum(np.tanh(v)**2)).gradient(np.linspace(0, 1, 7))
+    try:  # Numba's start-up (import, the runtime helpers) is not charged to a workload
+        zs.compile(lambda v: np.sum(np.tanh(v)**2), backend="fused").gradient(np.ones(7))
+    except ImportError:
+        pass
 
 
 # ------------------------------------------------------------------ warm-ups
@@ -197,6 +230,11 @@ def _fresh_sympy_cache():
 # (impls, warm-up, state reset before each first call)
 MAKERS = {
     "zygote_sym": (zygote_sym_impls, zygote_sym_warmup, _fresh_sympy_cache),
+    "zygote_sym-numpy": (lambda: zygote_sym_impls("numpy"), zygote_sym_warmup,
+                         _fresh_sympy_cache),
+    "zygote_sym-fused": (lambda: zygote_sym_impls("fused"), zygote_sym_warmup,
+                         _fresh_sympy_cache),
+    "hand_fused": (hand_fused.impls, hand_fused.warm, None),
     "jax": (peers.jax_impls, _warm_jax, None),
     "torch": (peers.torch_impls, _warm_torch, None),
     "autograd": (peers.autograd_impls, _warm_autograd, None),
@@ -213,9 +251,9 @@ def row_name(system, key):
     if key == "B2sum":
         return "B2", "zygote_sym[np.sum]", pick
     if key in ("B3args", "B5args"):
-        return key[:2], "zygote_sym[args]", lambda g: g[0]   # drop d/dt, d/dy, d/dA...
+        return key[:2], f"{system}[args]", lambda g: g[0]   # drop d/dt, d/dy, d/dA...
     if key in ("B3wrt", "B5wrt"):
-        return key[:2], "zygote_sym[args,wrt=0]", lambda g: g[0]
+        return key[:2], f"{system}[args,wrt=0]", lambda g: g[0]
     return key, system, pick
 
 
@@ -433,6 +471,8 @@ def main(argv=None):
     ap.add_argument("--malloc-default", action="store_true",
                     help="keep glibc's malloc defaults (see tune_malloc)")
     a = ap.parse_args(argv)
+    # a cold on-disk cache of fused kernels: first calls include Numba's compile
+    os.environ.setdefault("ZYGOTE_SYM_CACHE_DIR", tempfile.mkdtemp(prefix="zs-bench-"))
     malloc = "glibc defaults (--malloc-default)" if a.malloc_default else tune_malloc()
 
     only = [w.strip().upper() for w in a.only.split(",") if w.strip()] or WORKLOADS
@@ -488,6 +528,8 @@ def main(argv=None):
             if reset:
                 reset()
             first, fn, out = first_call(make)
+            if system.startswith("zygote_sym"):
+                settle()  # "auto": the steady time is the fused kernel's, once swapped in
             err, msg = rel_error(pick(out) if pick else out, ref[w])
             steady = timeit(fn, **tm)
             return record(w, system, first, steady, err, msg, note)

@@ -1,33 +1,31 @@
 """Compiled functions: trace once, then run the kernel on every later call.
 
-`compile(f)` keeps specializations keyed by the inputs' structure, shapes
-and dtypes.  The contract (docs/reliability.md says it in full):
+`compile(f)` keeps specializations keyed by the inputs' structure, shapes and dtypes. The
+contract (docs/reliability.md says it in full):
 
-- re-read at every call: the arguments, and the float arrays f reaches
-  without arguments (closures, globals, defaults, attributes, items): they
-  are kernel inputs read from their place, so in-place changes and
-  rebinding are both seen;
-- checked at every call (a change traces f again, like a failed guard): the
-  guards, and everything else f reaches by the names its code uses:
-  numbers, bools, strings, NumPy scalars, tuples, the items and length of
-  lists, dicts and sets, integer/boolean arrays (by content), object and
-  class attributes, module attributes of the user's modules, the identity
-  of functions f calls (a redefined helper is a new trace);
-- refused at compile time: random draws inside f (RandomDrawError, naming
-  the call); a clock read inside f warns, naming it; a change f makes to
-  state it reaches while traced warns (a compiled call does not run f);
-- assumed constant: the internals of libraries (NumPy, SciPy, the standard
-  library: their module attributes and functions) and state reached only
-  by computed attribute names (`getattr(obj, name)` with a name built at
-  run time makes every attribute of the objects reached checked).
+- re-read at every call: the arguments, and the float arrays f reaches without arguments
+  (closures, globals, defaults, attributes, items): they are kernel inputs read from their
+  place, so in-place changes and rebinding are both seen;
+- checked at every call (a change traces f again, like a failed guard): the guards, and
+  everything else f reaches by the names its code uses: numbers, bools, strings, NumPy
+  scalars, tuples, the items and length of lists, dicts and sets, integer/boolean arrays (by
+  content), object and class attributes, module attributes of the user's modules, the
+  identity of functions f calls (a redefined helper is a new trace);
+- refused at compile time: random draws inside f (RandomDrawError, naming the call); a clock
+  read inside f warns, naming it; a change f makes to state it reaches while traced warns (a
+  compiled call does not run f);
+- assumed constant: the internals of libraries (NumPy, SciPy, the standard library: their
+  module attributes and functions) and state reached only by computed attribute names
+  (`getattr(obj, name)` with a name built at run time makes every attribute of the objects
+  reached checked).
 
-A function written for scalars and called with arrays is evaluated
-elementwise over the batch (:class:`BatchedSpecialization`): a gradient
-field, only when f really is elementwise (its trace on the arrays has no
-structural operation, or fails on a Python branch); otherwise a non-scalar
-output raises NonScalarOutputError as `zygote_sym.gradient` does.
+A function written for scalars and called with arrays is evaluated elementwise over the
+batch (:class:`BatchedSpecialization`): a gradient field, only when f really is elementwise
+(its trace on the arrays has no structural operation, or fails on a Python branch);
+otherwise a non-scalar output raises NonScalarOutputError as `zygote_sym.gradient` does.
 """
 import sys
+import threading
 import warnings
 
 import numpy as np
@@ -35,7 +33,7 @@ import numpy as np
 from . import pytree
 from .ad.backward import grad
 from . import api
-from .api import derive
+from .codegen.fused_tier import Tier, Tiered, check_backend
 from .codegen.kernel import Kernel
 from .errors import NonScalarOutputError, NoRuleError, RandomDrawError, TracerConversionError
 from .ir.nodes import Leaf, postorder, substitute
@@ -53,6 +51,7 @@ class _Elementwise(Exception):
 
 class _NotElementwise(Exception):
     """The scalar trace of f has structural operations: no gradient field."""
+
 
 def _leaf_key(a):
     """The signature of a plain leaf (None for anything else)."""
@@ -189,8 +188,8 @@ class Specialization:
     """One trace of f: its kernel (primal + gradients, guards inside) and the
     state it assumes (`watch`)."""
 
-    def __init__(self, f, args, wrt=None):
-        pre = _state_watch(f)  # to tell what f itself changes while traced
+    def __init__(self, f, args, wrt=None, mode="numpy"):
+        self.mode, pre = mode, _state_watch(f)  # (pre: what f itself changes while traced)
         try:  # captured float arrays become kernel inputs, read at every call
             traced = trace_call(f, args, capture=True, calls=True)
         except (TracerConversionError, NoRuleError, AttributeError):
@@ -209,7 +208,7 @@ class Specialization:
         self.inputs = traced.leaves + traced.consts + [leaf for leaf, _ in traced.captured]
         self.values = self.examples + self.consts + [v for _, v in self.captured]
         self.guards = traced.guards
-        self._build(traced, traced.guards, wrt)
+        self._build(traced, traced.guards, wrt, f)
         # the captured arrays are read from their places: the first ones need not stay alive
         self.captured, self.values = [(s, None) for s, _ in self.captured], None
 
@@ -219,17 +218,19 @@ class Specialization:
         """Does the state f reaches still match this specialization?"""
         return self.watch.fresh()
 
-    def _build(self, traced, guards, wrt):
+    def _build(self, traced, guards, wrt, f):
         out = scalar_output(traced, "compile(f).gradient")
         chosen = set(_wrt_leaves(traced, wrt))
         grads = grad(out, traced.leaves, traced.shapes)
         grads = [gr if leaf in chosen else None for gr, leaf in zip(grads, traced.leaves)]
         self.none = [gr is None for gr in grads]
-        self.kernel = Kernel([out] + [gr for gr in grads if gr is not None],
-                             self.inputs, self.values, guards=guards)
+        nodes = [out] + [gr for gr in grads if gr is not None]
+        self.kernel = Kernel(nodes, self.inputs, self.values, guards=guards)
         # all-float scalar kernels already return floats in the final layout
         self.floats_only = self.kernel.backend == "math" and not any(self.none) and all(
             type(v) is float for v in self.examples)
+        self.tier = Tier(self.mode, self.kernel, nodes, self.inputs, self.values, guards,
+                         lambda k: setattr(self, "kernel", k), _name(f))
 
     def run(self, leaves, with_value=True):
         """(value, per-leaf gradients) or None when a guard fails."""
@@ -246,7 +247,8 @@ class JacobianSpecialization(Specialization):
 
     floats_only = scalar_only = False
 
-    def _build(self, traced, guards, wrt):
+    def _build(self, traced, guards, wrt, f):
+        self.tier = None  # (seeded kernels stay NumPy)
         if len(traced.out_exprs) != 1:
             raise TypeError("compile(f).jacobian needs f to return one array or number")
         self.wrt = _wrt_leaves(traced, wrt)
@@ -267,7 +269,8 @@ class _Branch:
     """One traced branch of a batched function: its elementwise kernels and
     the guard conditions that select it."""
 
-    def __init__(self, f, scalar_args, wrt):
+    def __init__(self, f, scalar_args, wrt, mode="numpy"):
+        self.mode, self.tiers = mode, {}
         traced = trace_call(f, scalar_args, calls=True)
         _check_calls(f, traced)
         if traced.consts:
@@ -300,6 +303,8 @@ class _Branch:
             self._kernels[key] = Kernel(nodes, batch, [np.zeros(2)] * len(batch),
                                         name="batched_guards" if guards else "batched",
                                         backend="numpy")
+            self.tiers[key] = Tier(self.mode, self._kernels[key], nodes, batch, [np.zeros(2)]
+                                   * len(batch), (), lambda k: self._kernels.__setitem__(key, k))
         return self._kernels[key]
 
     def mask(self, leaves, shape):
@@ -319,8 +324,8 @@ class BatchedSpecialization:
 
     floats_only = False
 
-    def __init__(self, f, args, wrt=None, max_branches=8):
-        self.f, self.wrt, self.max_branches = f, wrt, max_branches
+    def __init__(self, f, args, wrt=None, max_branches=8, mode="numpy"):
+        self.f, self.wrt, self.max_branches, self.mode = f, wrt, max_branches, mode
         self.shape = np.broadcast_shapes(*[np.shape(a) for a in args])
         self.branches = []
         self.examples = list(args)
@@ -338,7 +343,7 @@ class BatchedSpecialization:
         if len(self.branches) >= self.max_branches:
             raise RuntimeError(f"batched evaluation needs more than {self.max_branches} "
                                "traced branches; write the branches with np.where")
-        branch = _Branch(self.f, scalar, self.wrt)
+        branch = _Branch(self.f, scalar, self.wrt, self.mode)
         self.branches.append(branch)
         return branch
 
@@ -407,11 +412,14 @@ def _wrt_for(wrt, n):
     return {w % n for w in wrt}
 
 
-class Compiled:
+class Compiled(Tiered):
     """A function compiled for repeated gradients; see :func:`compile`."""
 
-    def __init__(self, f, wrt=None, max_specializations=8):
-        self.f = f
+    def __init__(self, f, wrt=None, max_specializations=8, backend="auto"):
+        if not callable(f):
+            raise TypeError(f"compile(f): f is {type(f).__name__} {f!r:.40}, not a function")
+        self.f, self.mode = f, check_backend(backend)
+        self._lock = threading.RLock()  # creating and dropping specializations
         self.wrt = _wrt(wrt)
         self.max_specializations = max_specializations
         self._cache = {}
@@ -422,16 +430,17 @@ class Compiled:
     def _specialize(self, kind, args):
         wrt = _wrt_for(self.wrt, len(args))
         if kind is not Specialization:
-            return kind(self.f, args, wrt)
+            return kind(self.f, args, wrt, self.mode)
+        batched = (self.f, args, wrt, self.max_specializations, self.mode)
         try:
-            return Specialization(self.f, args, wrt)
+            return Specialization(self.f, args, wrt, self.mode)
         except _Elementwise:  # a function of scalars called with arrays: a gradient field
-            return BatchedSpecialization(self.f, args, wrt, self.max_specializations)
+            return BatchedSpecialization(*batched)
         except ValueError as e:
             if not _simple(args) or "ambiguous" not in str(e):
                 raise
             try:  # a Python branch on an array: evaluate f per element, if it is elementwise
-                return BatchedSpecialization(self.f, args, wrt, self.max_specializations)
+                return BatchedSpecialization(*batched)
             except (_NotElementwise, NonScalarOutputError, TypeError):
                 raise e from None
 
@@ -440,6 +449,27 @@ class Compiled:
         specs = self._cache.setdefault(key, [])
         simple = _simple(args)
         leaves = args if simple else _flat_leaves(args)
+        found = self._find(specs, leaves, with_value)
+        if found is not None:
+            return found
+        with self._lock:  # threads missing at once trace once: the others find its trace
+            found = self._find(specs, leaves, with_value)
+            if found is not None:
+                return found
+            spec = self._specialize(kind, args)
+            if len(specs) >= self.max_specializations:
+                dropped = specs.pop(0)
+                warnings.warn(
+                    f"{getattr(self.f, '__name__', 'f')}: more than {self.max_specializations} "
+                    "specializations for one input signature; the guards that keep failing: "
+                    + "; ".join(str(gd) for gd in dropped.guards), stacklevel=3)
+            specs.append(spec)
+            self._last = spec
+            if spec.floats_only and not spec.captured and simple and not spec.guards:
+                self._scalar[tuple(map(type, args))] = spec
+        return spec, spec.run(leaves, with_value)
+
+    def _find(self, specs, leaves, with_value):  # (spec, result) of the first that holds
         for spec in list(specs):
             if not spec.fresh():  # state f reads changed: this trace is stale for good
                 self._stale(spec, specs)
@@ -448,21 +478,12 @@ class Compiled:
             if res is not None:
                 self._last = spec
                 return spec, res
-        spec = self._specialize(kind, args)
-        if len(specs) >= self.max_specializations:
-            dropped = specs.pop(0)
-            warnings.warn(
-                f"{getattr(self.f, '__name__', 'f')}: more than {self.max_specializations} "
-                "specializations for one input signature; the guards that keep failing: "
-                + "; ".join(str(gd) for gd in dropped.guards), stacklevel=3)
-        specs.append(spec)
-        self._last = spec
-        if spec.floats_only and not spec.captured and simple and not spec.guards:
-            self._scalar[tuple(map(type, args))] = spec
-        return spec, spec.run(leaves, with_value)
+        return None
 
     def _stale(self, spec, specs):
-        specs.remove(spec)
+        with self._lock:  # (another thread may have dropped it first)
+            if spec in specs:
+                specs.remove(spec)
         self._scalar = {k: v for k, v in self._scalar.items() if v is not spec}
         self._retraced.append("; ".join(w for _, w in spec.watch.changes()[:2]))
         if len(self._retraced) == 3:
@@ -485,6 +506,7 @@ class Compiled:
                                            for i, g in zip(range(n), grads)))
         spec = self._scalar.get(tuple(map(type, args)))
         if spec is not None and spec.watch.fresh():
+            self._last = spec
             res = spec.kernel(*args)  # the fast path of scalar functions: just the kernel
             return WithGradient(float(res[0]), tuple(map(float, res[1:])))
         spec, (val, grads) = self._run(args, with_value=with_value)
@@ -515,7 +537,7 @@ class Compiled:
 
     def derive(self, *args):
         """Closed forms at these example arguments (see :func:`zygote_sym.derive`)."""
-        return derive(self.f, *args)
+        return api.derive(self.f, *args)
 
     @property
     def source(self):
@@ -539,18 +561,21 @@ class Compiled:
         return [] if self._last is None or self._last.traced is None else self._last.guards
 
 
-def compile(f=None, *, wrt=None, max_specializations=8):
+def compile(f=None, *, wrt=None, max_specializations=8, backend="auto"):
     """Compile f for repeated gradient calls (decorator or function).
 
-    `c = compile(f)`; `c.gradient(*args)`, `c.withgradient(*args)`,
-    `c.jacobian(*args)`, `c(*args)` (the value), `c.source` (the generated
-    Python), `c.stages()` (every pass), `c.derive(*args)`.  `wrt` (an
-    argument index or a tuple of them) limits the gradient to those arguments (the others give None and cost
-    nothing), like JAX's `argnums`.  The first call with a new input
-    signature traces, differentiates, generates and compiles; later calls
-    run only the kernel, after checking the guards and captured state (see
-    the module docstring).  Kernels reuse work buffers between calls, so one
-    compiled function must not run in two threads at once.
+    `c = compile(f)`; `c.gradient(*args)`, `c.withgradient(*args)`, `c.jacobian(*args)`,
+    `c(*args)` (the value), `c.source` (the generated Python), `c.stages()` (every
+    pass), `c.derive(*args)`.  `wrt` (an argument index or a tuple of them) limits
+    the gradient to those arguments (the others give None and cost nothing), like
+    JAX's `argnums`.  The first call with a new input signature traces,
+    differentiates, generates and compiles; later calls run only the kernel, after
+    checking the guards and captured state (module docstring), from any number of
+    threads at once.  `backend`: "numpy" (NumPy/numexpr kernels), "fused" (a Numba
+    loop per elementwise-plus-reduction region, compiled before the first call:
+    `pip install numba`), or "auto": NumPy at once, fused from the background once
+    a kernel has run for a few seconds in all (codegen/fused_tier.py); `c.backend` is
+    the one the latest call ran, `c.wait_fused()` waits for the swap.
 
     A function of scalars called with arrays returns the gradient field:
     per-element values and derivatives, shaped like the broadcast inputs.
@@ -569,5 +594,5 @@ def compile(f=None, *, wrt=None, max_specializations=8):
     array([-1.,  1.,  4.])
     """
     if f is None:
-        return lambda fn: Compiled(fn, wrt, max_specializations)
-    return Compiled(f, wrt, max_specializations)
+        return lambda fn: Compiled(fn, wrt, max_specializations, backend)
+    return Compiled(f, wrt, max_specializations, backend)
