@@ -159,7 +159,7 @@ def test_elementwise_dag_does_not_grow_with_n():
 
 
 def test_missing_rule_names_the_function():
-    with pytest.raises(zs.NoRuleError, match=r"np\.linalg\.eig .*docs/adding_rules\.md"):
+    with pytest.raises(zs.NoRuleError, match=r"np\.linalg\.eig .*zygote_sym\.custom_vjp"):
         zs.gradient(lambda x: np.sum(np.linalg.eig(x)[0]), np.eye(2))
     with pytest.raises(zs.NoRuleError, match="accumulate"):
         zs.gradient(lambda x: np.sum(np.add.accumulate(x)), np.ones(2))

@@ -278,3 +278,21 @@ def test_a_trace_refused_before_f_runs_is_over():
     assert caught.value is not None and not tracing()
     c = zs.compile(lambda x: np.sum(x**2))  # a compiled call takes its kernel path again
     assert c.gradient(np.array([1.0, 2.0]))[0].tolist() == [2.0, 4.0]
+
+
+def test_a_traced_value_stored_into_a_plain_array_names_the_traced_spellings():
+    def plain(x):
+        y = np.zeros(3)
+        y[1] = x * 2
+        return np.sum(y ** 2)
+    with pytest.raises(ValueError, match="setting an array element") as caught:
+        zs.gradient(plain, 1.5)
+    if hasattr(caught.value, "add_note"):  # the user's exception, with a note (Python 3.11+)
+        assert "zygote_sym.Buffer(x, n)" in caught.value.__notes__[0]
+
+    def buffered(x, make):
+        y = make(x)
+        y[1] = x * 2
+        return np.sum(y ** 2)
+    for make in (lambda x: zs.Buffer(x, 3), lambda x: np.zeros_like(x, shape=3)):
+        assert zs.gradient(buffered, 1.5, make) == (12.0, None)

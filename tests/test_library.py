@@ -221,7 +221,7 @@ def test_special_functions():
 
 
 def test_a_derivative_in_an_order_is_refused():
-    with pytest.raises(zs.NoRuleError, match=r"scipy\.special\.iv .*docs/adding_rules\.md"):
+    with pytest.raises(zs.NoRuleError, match=r"scipy\.special\.iv .*zygote_sym\.custom_vjp"):
         zs.gradient(lambda v, x: scipy.special.iv(v, x), 1.0, 2.0)
     assert zs.gradient(lambda x: scipy.special.iv(1.0, x), 2.0)[0] == pytest.approx(
         (scipy.special.iv(0, 2.0) + scipy.special.iv(2, 2.0)) / 2)

@@ -169,7 +169,7 @@ def test_repeated_eigenvalues_give_basis_invariant_gradients():
     (lambda x: np.fft.fft(x).real.sum(), np.ones(3), r"np\.fft\.fft"),
 ])
 def test_missing_rules_name_the_public_function(f, x, message):
-    with pytest.raises(zs.NoRuleError, match=message + r".*docs/adding_rules\.md"):
+    with pytest.raises(zs.NoRuleError, match=message + r".*zygote_sym\.custom_vjp"):
         zs.gradient(f, x)
 
 

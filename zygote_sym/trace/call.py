@@ -359,6 +359,14 @@ def _warn(message, ok):
             raise
 
 
+# NumPy's words when a traced value is stored into a plain array (`y[i] = x`)
+_STORED = "setting an array element with a sequence"
+_STORED_NOTE = ("zygote_sym: if a traced value was stored into a plain NumPy array "
+                "(y = np.zeros(n); y[i] = x), make the array traced instead: "
+                "y = np.zeros_like(x, shape=n) or zygote_sym.Buffer(x, n), or build it "
+                "with np.array([...]) / np.stack")
+
+
 def _parts(t):
     """The real tracers of a traced value (a ComplexTracer's traced parts)."""
     return (t,) if isinstance(t, Tracer) else [p for p in (t.re, t.im) if isinstance(p, Tracer)]
@@ -487,6 +495,10 @@ def trace_call(f, args, names=None, params=(), capture=False, calls=False):
             recorder.found += [("random" if alone else "random?", name, "its state changed")
                                for (g, name), s0 in zip(watched, states) if rng_state(g) != s0]
         ok = True
+    except ValueError as e:  # the user's exception, unchanged; a note says what happened
+        if _STORED in str(e) and hasattr(e, "add_note"):  # (PEP 678: Python 3.11+)
+            e.add_note(_STORED_NOTE)
+        raise
     finally:
         guard.holding = True
         trace.done = True  # a tracer of it met later is an escaped one

@@ -119,5 +119,6 @@ def reduce(cls, x, axis=None, keepdims=False):
 
 
 def zeros(trace, shape, dtype=float):
-    node = BroadcastTo.make(b.ZERO, tuple(shape)) if shape else b.ZERO
+    shape = (shape,) if np.ndim(shape) == 0 else tuple(shape)  # NumPy takes an int too
+    node = BroadcastTo.make(b.ZERO, shape) if shape else b.ZERO
     return trace.new(node, np.zeros(shape, dtype))
