@@ -54,7 +54,8 @@ _LIVE = threading.local()  # .traces: this thread's traces (weakly), to tell if 
 
 def tracing():
     """Does this thread run a function being differentiated (a trace not done)?"""
-    return any(not t.done for t in getattr(_LIVE, "traces", ()))
+    traces = getattr(_LIVE, "traces", None)  # (finished traces leave it: usually empty,
+    return bool(traces) and any(not t.done for t in traces)  # and len() is cheap)
 
 
 class Trace:
@@ -77,13 +78,25 @@ class Trace:
     def __init__(self, dispatch):
         self.dispatch = dispatch
         self.level = next(_levels)
-        self.done = False       # set when f has returned: its tracers are dead
-        _LIVE.__dict__.setdefault("traces", weakref.WeakSet()).add(self)
+        self._live = _LIVE.__dict__.setdefault("traces", weakref.WeakSet())
+        self._live.add(self)
+        self._done = False
         self.shapes = Shapes()
         self.guards = []
         self.consts = {}        # id(array or outer tracer) -> (Leaf, it); kept alive
         self.const_values = {}  # Leaf -> array (an outer tracer's value)
         self.outer = {}         # Leaf -> the enclosing trace's Tracer it stands for
+
+    @property
+    def done(self):
+        """Set when f has returned: its tracers are dead."""
+        return self._done
+
+    @done.setter
+    def done(self, value):
+        self._done = value
+        if value:  # (a finished trace leaves the set: tracing() stays cheap however
+            self._live.discard(self)  # many compiled functions keep theirs alive)
 
     def lift(self, x):
         """A non-traced operand as a node: numbers become SymPy numbers,
