@@ -20,6 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import zygote_sym as zs
+from zygote_sym.trace import shadow
 from zygote_sym.trace.capture import Reach
 from zygote_sym.trace.tracer import Tracer
 
@@ -159,7 +160,7 @@ def test_a_failing_write_back_warns_and_never_replaces_the_exception(monkeypatch
         log.append(2.0)  # a change in the shadow of `log`, written back afterwards
         raise err
 
-    monkeypatch.setattr(zs.params.Shadows, "_write", lambda *a: 1 / 0)
+    monkeypatch.setattr(shadow.Shadows, "_write", lambda *a: 1 / 0)
     with pytest.warns(RuntimeWarning, match="could not write back"), pytest.raises(Boom) as info:
         zs.gradient(f, zs.Params([W]))
     assert info.value is err and log == [W]

@@ -11,8 +11,6 @@ of it, or the array it is a view of) is traced through the parameter too.
 """
 import numpy as np
 
-from .trace.shadow import ShadowError, Shadows  # noqa: F401 - the public home of both until now
-
 
 def check(x, i):
     """`x` as Params entry `i`, or a TypeError naming it and the fix."""
