@@ -357,10 +357,25 @@ def make_vjp(fun, x):
         ans, back = zygote_sym.pullback(fun, x)
 
     def vjp(g):
+        # autograd's complex convention is the conjugate of Zygote's (as JAX's):
+        # its VJP is g times the derivative, zygote_sym's the gradient of
+        # Re(conj(dy) f), so vjp(g) = conj(back(conj(g))) (a no-op on reals)
         with _Nested(x, g):
-            return as_like(back(g)[0], x)
+            return as_like(_conj(back(_conj(g))[0]), x)
 
     return vjp, ans
+
+
+def _conj(v):
+    """The complex conjugate of every complex leaf of v (reals unchanged)."""
+    if isinstance(v, dict):
+        return {k: _conj(u) for k, u in v.items()}
+    if isinstance(v, (list, tuple)):
+        items = [_conj(u) for u in v]
+        return type(v)(*items) if hasattr(type(v), "_fields") else type(v)(items)
+    if v is not None and (np.iscomplexobj(v) or type(v).__name__ == "ComplexTracer"):
+        return np.conj(v)
+    return v
 
 
 def make_jvp(fun, x):
