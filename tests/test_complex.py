@@ -219,3 +219,15 @@ def test_compile_with_a_complex_scalar():
 def test_stop_gradient_of_a_complex_value():
     g, = zs.gradient(lambda z: np.real(z * zs.stop_gradient(z)), 1 + 1j)
     assert g == 1 - 1j   # d/dz Re(z w) with w = 1+i fixed: Re(w) - i Im(w)
+
+
+def test_compiled_complex_arrays_arguments_and_captured():
+    z = np.array([1 + 2j, 3 - 1j])
+    c = zs.compile(lambda z: np.sum(abs(z) ** 2))
+    np.testing.assert_allclose(c.gradient(z)[0], 2 * z)
+    np.testing.assert_allclose(c.gradient(2 * z)[0], 4 * z)  # a new value, the same kernel
+    C = np.array([1j, 2.0])  # a captured complex array: a constant checked by content
+    c2 = zs.compile(lambda x: np.sum(abs(C * x) ** 2))
+    np.testing.assert_allclose(c2.gradient(np.ones(2))[0], [2.0, 8.0])
+    C[0] = 3j
+    np.testing.assert_allclose(c2.gradient(np.ones(2))[0], [18.0, 8.0])
