@@ -309,7 +309,7 @@ class Printer:
     def _print_Qr(self, node, code):
         return f"np.linalg.qr({self._structural(node, code)[0]})[{node.params[0]}]", ATOM
 
-    # scipy.linalg is not in the kernels' namespace (codegen/runtime.py): imported inline
+    # scipy.linalg is `sl` in the kernels' namespace (codegen/runtime.py)
     def _print_Expm(self, node, code):
         return f"sl.expm({self._structural(node, code)[0]})", ATOM
 
