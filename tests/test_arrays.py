@@ -338,6 +338,8 @@ CASES = {
     "gradient": (lambda x: np.sum(np.stack(np.gradient(x)) ** 2 * np.arange(24).reshape(2, 3, 4))
                  + np.sum(np.gradient(x, 0.5, axis=1, edge_order=2) * R12)
                  + np.sum(np.gradient(x, [0.0, 1.0, 3.0], axis=0) ** 2), A),
+    "polyval": (lambda x: np.sum(np.polyval(x[:3], np.array([0.5, -1.0])) ** 2)
+                + np.polyval([2.0, -1.0, 0.5], x[1]) * np.polyval(x, 0.3), v),
     "interp": (lambda x: np.sum(np.interp([-1.0, 0.5, 1.5, 2.2, 9.0], [0.0, 1.0, 2.0, 3.0], x) ** 2)
                + np.sum(np.interp(x, [-3.0, 0.0, 3.0], [1.0, 2.0, 0.0]) ** 2), v),
     "quantiles": (lambda x: np.median(x) + np.sum(np.median(x, axis=1) ** 2)

@@ -97,6 +97,15 @@ def gradient(f, *varargs, axis=None, edge_order=1):
     return out[0] if len(out) == 1 else tuple(out)
 
 
+@handles(np.polyval)
+def polyval(p, x):
+    """Horner's rule, `((p0 x + p1) x + p2) ...`, as NumPy evaluates it."""
+    y = p[0] + 0 * x  # (x's shape from the start, as NumPy's result has it)
+    for c in p[1:]:
+        y = y * x + c
+    return y
+
+
 @handles(np.interp)
 def interp(x, xp, fp, left=None, right=None, period=None):
     """Linear pieces on the interval the concrete x falls in (index data);
