@@ -52,13 +52,8 @@ def _mirror(traced, grads, params=None):
     """Gradients per leaf -> a tuple mirroring the positional arguments, or
     Grads for implicit parameters."""
     shaped = [as_leaf_result(gr, v) for gr, v in zip(grads, traced.leaf_values)]
-    return Grads(params, shaped) if params is not None else _mirror_args(traced, shaped)
-
-
-def _mirror_args(traced, per_leaf):
-    """Values per leaf -> a tuple mirroring the positional arguments."""
-    it = iter(per_leaf)
-    return tuple(pytree.mirror(t, it) for t in traced.arg_trees)
+    return Grads(params, shaped) if params is not None else \
+        pytree.mirror_all(traced.arg_trees, shaped)
 
 
 def _trace(f, args):
@@ -258,7 +253,7 @@ def jacobian(f, *args, holomorphic=False):
     else:
         arg_trees, out_tree = traced.arg_trees, traced.out_tree
     per_output = [Grads(params, blocks) if params is not None else
-                  tuple(pytree.mirror(t, it) for it in [iter(blocks)] for t in arg_trees)
+                  pytree.mirror_all(arg_trees, blocks)
                   for blocks in rows]
     if out_tree.kind == "leaf":
         return per_output[0]
@@ -366,7 +361,7 @@ def diaghessian(f, *args):
         block, n = rows[k][k], int(np.prod(leaf.shape))
         diag.append(block if block is None or not leaf.shape else
                     np.reshape(np.diagonal(np.reshape(block, (n, n))), leaf.shape))
-    return _mirror_args(traced, diag)
+    return pytree.mirror_all(traced.arg_trees, diag)
 
 
 def stop_gradient(x):

@@ -494,8 +494,7 @@ class Compiled(Tiered):
     def _mirror(self, spec, args, per_leaf):
         if spec.traced is None or _simple(args):
             return tuple(per_leaf)
-        it = iter(per_leaf)
-        return tuple(pytree.mirror(t, it) for t in spec.traced.arg_trees)
+        return pytree.mirror_all(spec.traced.arg_trees, per_leaf)
 
     def withgradient(self, *args, with_value=True):
         """(value, gradient) as :func:`zygote_sym.withgradient`, from the kernel."""

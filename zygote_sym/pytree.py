@@ -318,3 +318,10 @@ def mirror(node, grads):
     if node.kind == "record":
         return Tangent(**dict(zip(node.meta[1], kids)))
     return _assemble(node, kids)
+
+
+def mirror_all(trees, per_leaf):
+    """`per_leaf` (values in leaf order) as a tuple of trees, one per tree
+    of `trees` (the positional arguments): what every result per argument is."""
+    it = iter(per_leaf)
+    return tuple(mirror(t, it) for t in trees)

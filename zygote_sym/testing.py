@@ -37,8 +37,7 @@ def numerical_gradient(f, *args, eps=1e-6):
             minus[i][idx] -= h
             gr[idx] = (call(plus) - call(minus)) / (2 * h)
         grads.append(gr if gr.ndim else float(gr))
-    it = iter(grads)
-    return tuple(pytree.mirror(t, it) for t in trees)
+    return pytree.mirror_all(trees, grads)
 
 
 def check_grads(f, *args, order=1, modes=("rev",), eps=1e-6, rtol=1e-5, atol=1e-7):

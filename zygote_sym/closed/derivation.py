@@ -43,10 +43,10 @@ class Derivation:
         self.value = forms.exprs[0]
         per_leaf = dict(zip(wrt_leaves, forms.exprs[1:]))
         self._index = dict(zip(wrt_leaves, forms.indices[1:]))
-        it = iter([matrices.get(leaf, per_leaf.get(leaf)) for leaf in traced.leaves])
-        self.gradient = tuple(pytree.mirror(t, it) for t in traced.arg_trees)
-        it = iter([per_leaf.get(leaf) for leaf in traced.leaves])
-        self.index_form = tuple(pytree.mirror(t, it) for t in traced.arg_trees)
+        self.gradient = pytree.mirror_all(
+            traced.arg_trees, [matrices.get(leaf, per_leaf.get(leaf)) for leaf in traced.leaves])
+        self.index_form = pytree.mirror_all(
+            traced.arg_trees, [per_leaf.get(leaf) for leaf in traced.leaves])
         self.indices = {leaf.name: self._index[leaf] for leaf in wrt_leaves if leaf.shape}
         self.symbols = {leaf.name: names.base(leaf) for leaf in traced.leaves}
         self.lines, self.notes = forms.lines, forms.notes
@@ -136,8 +136,8 @@ class Derivation:
             else:
                 per_leaf[leaf] = None if e is None else \
                     _tabulate(e, self._index[leaf], leaf.shape, env)
-        it = iter([per_leaf.get(leaf) for leaf in self.traced.leaves])
-        return tuple(pytree.mirror(t, it) for t in self.traced.arg_trees)
+        return pytree.mirror_all(self.traced.arg_trees,
+                                 [per_leaf.get(leaf) for leaf in self.traced.leaves])
 
 
 class _Printer(MpmathPrinter):
