@@ -4,8 +4,8 @@ memory), for benchmarks/run.py.
 
 Serial loops (no prange), compiled without fastmath and with NumPy's error
 model: the same rules as zygote_sym's fused backend, so the ratio measures
-the generated code, not a different contract.  Matmuls stay BLAS (B5), as
-in the fused backend.  `impls()` -> {workload: make}, like peers.py: make()
+the generated code, not a different contract.  Matmuls stay BLAS (B5, B7),
+as in the fused backend.  `impls()` -> {workload: make}, like peers.py: make()
 returns a no-argument callable computing the gradient; compiling happens
 inside make(), so the first call includes Numba's compile.
 """
@@ -13,7 +13,7 @@ import math
 
 import numpy as np
 
-from peers import A5, K6, L5, P1, P3, T3, W5, X2, X4, Y2, Ydat3
+from peers import A5, K6, L5, P1, P3, P7, T3, W5, X2, X4, X7, Y2, Y7, Ydat3
 
 
 def impls():
@@ -88,7 +88,37 @@ def impls():
             return d
         return lambda: g6(0.3)
 
-    return dict(B1=m1, B2=m2, B3=m3, B4=m4, B5=m5, B6=m6)
+    def m7():
+        @jit
+        def hidden(z):  # tanh and its derivative in one pass over the (N, H) block
+            h = np.empty_like(z)
+            d = np.empty_like(z)
+            for i in range(z.shape[0]):
+                for j in range(z.shape[1]):
+                    t = math.tanh(z[i, j])
+                    h[i, j] = t
+                    d[i, j] = 1 - t*t
+            return h, d
+
+        @jit
+        def backward(r, w2, d):  # dz = (r @ w2.T) * d and its column sums (db1), one pass
+            dz = np.empty_like(d)
+            db1 = np.zeros(d.shape[1])
+            for i in range(d.shape[0]):
+                for j in range(d.shape[1]):
+                    v = r[i]*w2[j]*d[i, j]
+                    dz[i, j] = v
+                    db1[j] += v
+            return dz, db1
+
+        def grad(p, X, y):
+            h, d = hidden(X @ p["W1"] + p["b1"])
+            r = (2.0/y.size)*(h @ p["W2"] + p["b2"] - y)
+            dz, db1 = backward(r[:, 0], p["W2"][:, 0], d)
+            return dict(W1=X.T @ dz, b1=db1, W2=h.T @ r, b2=r.sum(0))
+        return lambda: grad(P7, X7, Y7)
+
+    return dict(B1=m1, B2=m2, B3=m3, B4=m4, B5=m5, B6=m6, B7=m7)
 
 
 def warm():

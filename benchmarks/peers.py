@@ -1,4 +1,4 @@
-"""The six benchmark workloads (B1-B6 of issue 4) and their peer implementations:
+"""The benchmark workloads B1-B7 and their peer implementations:
 hand-written NumPy, JAX, PyTorch, HIPS autograd, CasADi and SymPy (diff + lambdify).
 
 Copied, with the same workloads, data, RNG seed and sizes, from the project's
@@ -27,6 +27,25 @@ N4 = 10_000; X4 = RNG.uniform(-1, 1, N4)
 N5, D5 = 10_000, 100; A5 = RNG.standard_normal((N5, D5)); L5 = np.sign(RNG.standard_normal(N5)); W5 = 0.1*RNG.standard_normal(D5)
 K6 = 20
 P1 = (0.5, -1.2, 0.7)
+# B7, a real program: a 2-layer MLP's mean squared error, parameters in a dict
+N7, D7, H7 = 10_000, 64, 32
+X7 = RNG.standard_normal((N7, D7)); Y7 = np.sin(X7[:, :1]) + 0.1*RNG.standard_normal((N7, 1))
+P7 = dict(W1=RNG.standard_normal((D7, H7))/8, b1=0.1*RNG.standard_normal(H7),
+          W2=RNG.standard_normal((H7, 1))/6, b2=0.1*RNG.standard_normal(1))
+
+
+def mlp_loss(p, X, y, xp=np):
+    """B7 as a user writes it: xp is numpy, or jax.numpy / autograd.numpy."""
+    h = xp.tanh(X @ p["W1"] + p["b1"])
+    return xp.mean((h @ p["W2"] + p["b2"] - y)**2)
+
+
+def mlp_grad_numpy(p, X, y):
+    """B7's gradient by hand (backpropagation): {name: gradient}."""
+    h = np.tanh(X @ p["W1"] + p["b1"])
+    r = (2.0/y.size)*(h @ p["W2"] + p["b2"] - y)          # d loss / d output, (N, 1)
+    dz = (r @ p["W2"].T)*(1 - h*h)                        # d loss / d hidden pre-activation
+    return dict(W1=X.T @ dz, b1=dz.sum(0), W2=h.T @ r, b2=r.sum(0))
 
 def numpy_impls():
     def g1():
@@ -52,7 +71,9 @@ def numpy_impls():
         for _ in range(K6):
             d = d*(math.cos(x)*x + math.sin(x) - math.sin(x)); x = math.sin(x)*x + math.cos(x)
         return d
-    return dict(B1=g1, B2=g2, B3=g3, B4=g4, B5=g5, B6=g6)
+    def g7():
+        return mlp_grad_numpy(P7, X7, Y7)
+    return dict(B1=g1, B2=g2, B3=g3, B4=g4, B5=g5, B6=g6, B7=g7)
 
 def numpy_f_only():
     """the function itself, in plain NumPy: the 'cheap gradient' yardstick"""
@@ -61,6 +82,7 @@ def numpy_f_only():
         B3=lambda: np.sum((P3[0]*np.exp(-P3[1]*T3) + P3[2] - Ydat3)**2),
         B4=lambda: np.sum(100*(X4[1:]-X4[:-1]**2)**2 + (1-X4[:-1])**2),
         B5=lambda: np.sum(np.log1p(np.exp(-L5*(A5 @ W5)))),
+        B7=lambda: mlp_loss(P7, X7, Y7),
     )
 
 def jax_impls():
@@ -87,7 +109,11 @@ def jax_impls():
         g = jax.jit(jax.grad(f5)); w, A, l = map(jnp.asarray, (W5, A5, L5)); return lambda: blk(g(w, A, l))
     def m6():
         g = jax.jit(jax.grad(f6)); return lambda: blk(g(0.3))
-    return dict(B1=m1, B2=m2, B3=m3, B4=m4, B5=m5, B6=m6)
+    def m7():
+        g = jax.jit(jax.grad(lambda p, X, y: mlp_loss(p, X, y, jnp)))
+        p = {k: jnp.asarray(v) for k, v in P7.items()}; X, y = jnp.asarray(X7), jnp.asarray(Y7)
+        return lambda: blk(g(p, X, y))
+    return dict(B1=m1, B2=m2, B3=m3, B4=m4, B5=m5, B6=m6, B7=m7)
 
 def torch_impls():
     import torch
@@ -129,7 +155,14 @@ def torch_impls():
             for _ in range(K6): x = torch.sin(x)*x + torch.cos(x)
             return torch.autograd.grad(x, x0)
         return run
-    return dict(B1=m1, B2=m2, B3=m3, B4=m4, B5=m5, B6=m6)
+    def m7():
+        X, y = torch.from_numpy(X7), torch.from_numpy(Y7)
+        def run():
+            p = {k: torch.from_numpy(v).clone().requires_grad_() for k, v in P7.items()}
+            g = torch.autograd.grad(mlp_loss(p, X, y, torch), list(p.values()))
+            return dict(zip(p, g))
+        return run
+    return dict(B1=m1, B2=m2, B3=m3, B4=m4, B5=m5, B6=m6, B7=m7)
 
 def autograd_impls():
     import autograd, autograd.numpy as anp
@@ -148,7 +181,9 @@ def autograd_impls():
                 B3=lambda: (lambda g=autograd.grad(f3): lambda: g(p3))(),
                 B4=lambda: (lambda g=autograd.grad(f4): lambda: g(X4))(),
                 B5=lambda: (lambda g=autograd.grad(f5): lambda: g(W5))(),
-                B6=lambda: (lambda g=autograd.grad(f6): lambda: g(0.3))())
+                B6=lambda: (lambda g=autograd.grad(f6): lambda: g(0.3))(),
+                B7=lambda: (lambda g=autograd.grad(lambda p: mlp_loss(p, X7, Y7, anp)):
+                            lambda: g(P7))())
 
 def casadi_impls():
     import casadi as ca

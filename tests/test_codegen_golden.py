@@ -53,8 +53,8 @@ def test_safe_select_keeps_the_log_in_its_domain():
         "    _t1 = np.where(_t0, x, 1)\n"
         "    _t2 = np.where(_t0, np.log(_t1), 0)\n"
         "    _t3 = np.sum(_t2, axis=0)\n"
-        "    _t4 = np.where(_t0, 1, 0)\n"
-        "    return (_t3, _t4/_t1)\n")
+        "    _t4 = np.where(_t0, 1/_t1, 0)\n"  # the partial inside the select (nan-proof)
+        "    return (_t3, _t4)\n")
 
 
 def test_stages_show_every_pass():

@@ -161,3 +161,77 @@ def test_any_all_decide_branches_under_a_data_guard():
     c = zs.compile(lambda x: np.sum(x**2) if np.any(x > 1) else np.sum(x))
     np.testing.assert_array_equal(c.gradient(np.array([0.5, 2.0]))[0], [1.0, 4.0])
     np.testing.assert_array_equal(c.gradient(np.array([0.5, 0.2]))[0], [1.0, 1.0])
+
+
+# ------------------------------------------- the scalar fast path (scalar_dispatch.py)
+SCALE = 2.0
+
+
+def test_scalar_dispatcher_checks_types_state_and_tracing():
+    global SCALE
+    f = lambda x, y: SCALE * x * np.sin(y)  # noqa: E731
+    c = zs.compile(f, backend="numpy")
+    assert c.gradient(1.0, 0.5) == (2 * np.sin(0.5), 2 * np.cos(0.5))
+    assert "def gradient(*a)" in c.gradient.source  # the generated dispatcher is bound
+    w = c.withgradient(1.0, 0.5)
+    assert type(w) is zs.WithGradient and w.val == 2 * np.sin(0.5) and type(w.grad[0]) is float
+    assert c.gradient(1, 0.5) == (2 * np.sin(0.5), 2 * np.cos(0.5))  # an int: another path
+    assert c.gradient(np.float64(1.0), 0.5)[1] == 2 * np.cos(0.5)
+    with pytest.raises(TypeError):
+        c.gradient(1.0)
+    SCALE = 3.0  # state the kernel assumed changed: traced again, not a stale 2.0
+    assert c.gradient(1.0, 0.5) == (3 * np.sin(0.5), 3 * np.cos(0.5))
+    # inside a derivative the result stays traced: d/dx of d/dy (3 x sin y) = 3 cos y
+    assert zs.gradient(lambda x: c.gradient(x, 0.5)[1], 2.0) == (3 * np.cos(0.5),)
+
+
+def test_scalar_dispatcher_at_a_special_point_uses_the_kernels_recovery():
+    c = zs.compile(lambda x: 1 / x, backend="numpy")
+    assert c.gradient(2.0) == (-0.25,)
+    with np.errstate(divide="ignore"):
+        g = c.gradient(0.0)[0]  # math raises ZeroDivisionError; NumPy gives -inf
+    assert g == -np.inf and type(g) is float
+
+
+# ------------------------------------------- integer arguments pinned by value
+def test_integer_slice_offsets_trace_once_per_value_then_run_kernels():
+    rng = np.random.default_rng(1)
+    X, y = rng.standard_normal((40, 3)), rng.standard_normal(40)
+
+    def loss(w, i):  # (a window of constant length X[i:i + 8] is one trace: test_reuse.py)
+        return np.mean((X[i:2 * i + 8] @ w - y[i:2 * i + 8]) ** 2)
+    c = zs.compile(loss, max_specializations=2, backend="numpy")
+    w = np.array([0.5, -1.0, 2.0])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for epoch in range(3):
+            for i in range(0, 40, 8):
+                Xb, yb = X[i:2 * i + 8], y[i:2 * i + 8]
+                np.testing.assert_allclose(c.gradient(w, i)[0], Xb.T @ (Xb @ w - yb) * 2
+                                           / len(yb), rtol=1e-13)
+            assert len(c._pinned) == 5  # one trace per offset, kept across epochs
+    msgs = [str(x.message) for x in caught]
+    assert len(msgs) == 1 and "per value of its integer arguments" in msgs[0]
+    assert "i ==" in msgs[0]  # names the guard
+
+
+# ------------------------------------------- the auto backend's timer on the scalar path
+def test_scalar_dispatcher_times_one_call_in_sample_on_auto(monkeypatch):
+    from zygote_sym.codegen import fused_tier
+    monkeypatch.setattr(fused_tier, "FUSE_AFTER", 1e9)  # keep the NumPy kernel here
+    c = zs.compile(lambda x, y: x * np.sin(y), backend="auto")
+    c.gradient(1.0, 2.0)  # traced; the dispatcher is installed
+    if type(c._last.kernel) is not fused_tier._Timed:
+        pytest.skip("the auto backend is not timing this kernel (no Numba)")
+    timed, run, wrapped, call = [], fused_tier._Timed.timed, [], fused_tier._Timed.__call__
+    monkeypatch.setattr(fused_tier._Timed, "timed",
+                        lambda self, *v: timed.append(1) or run(self, *v))
+    monkeypatch.setattr(fused_tier._Timed, "__call__",  # (a Python call more per call)
+                        lambda self, *v: wrapped.append(1) or call(self, *v))
+    spent = c._last.tier.spent
+    for k in range(64):  # dispatcher calls 1..64: the 16th, 32nd, 48th and 64th are timed
+        g = c.gradient(1.5, 0.25 * k)
+        assert type(g[0]) is float and g == pytest.approx((np.sin(0.25 * k),
+                                                           1.5 * np.cos(0.25 * k)), rel=1e-15)
+    assert len(timed) == 64 // fused_tier._Timed.SAMPLE and not wrapped
+    assert c._last.tier.spent > spent  # each counts for SAMPLE calls

@@ -8,6 +8,7 @@ swaps it in from the background; without numba, "auto" stays NumPy and
 checks on both backends."""
 import functools
 import logging
+import math
 import threading
 
 import numpy as np
@@ -15,7 +16,7 @@ import pytest
 
 import zygote_sym as zs
 from zygote_sym import compiled
-from zygote_sym.codegen import fused_jit, fused_tier
+from zygote_sym.codegen import fused_jit, fused_tier, runtime
 from zygote_sym.codegen.fused import FusedKernel
 
 pytestmark = pytest.mark.skipif(not fused_jit.available(), reason="numba is not installed")
@@ -115,6 +116,22 @@ def test_slices_are_index_offsets_in_one_loop():
     want[:-1] = -400 * x[:-1] * (x[1:] - x[:-1] ** 2) - 2 * (1 - x[:-1])
     want[1:] += 200 * (x[1:] - x[:-1] ** 2)
     _close(want, c.gradient(x)[0], rtol=1e-13)
+
+
+def test_exp_runs_between_loops_and_input_values_are_recomputed():
+    """A fit's gradient: NumPy's SIMD exp over the array between two loops;
+    `c - y`, a value of the inputs, is computed in the pass that reads it
+    (not written out by the first pass); three sums in that one pass."""
+    f, (p, t, y) = ARRAY_CASES["scalar parameters over data"]
+    c = zs.compile(f, backend="fused")
+    g = c.gradient(p, t, y)[0]
+    driver, loops = c.source.split("\ndef _loop0", 1)
+    assert "np.exp(" in driver and "np.exp(" not in loops
+    assert driver.count("_loop") == 3 and "= _loop1(" in driver  # -b*t; exp; the sums
+    assert loops.count("_r") >= 6  # (declared and accumulated: at least three sums)
+    e = np.exp(-p[1] * t)
+    r = 2 * (p[0] * e + p[2] - y)
+    _close([math.fsum(r * e), -p[0] * math.fsum(r * t * e), math.fsum(r)], g, rtol=1e-12)
 
 
 def test_scalar_kernels_are_one_numba_function():
@@ -286,3 +303,77 @@ def test_auto_keeps_the_faster_kernel_after_a_race(monkeypatch):
     assert c._last.kernel is kernel.kernels[1]  # the NumPy kernel installed for good
     for g in got:
         np.testing.assert_allclose(g, np.sin(x) + x * np.cos(x), rtol=1e-13)
+
+
+# ---------------------------------------------------------------- BLAS threads
+# Small BLAS calls in kernels run on one thread (codegen/runtime.py: a
+# multithreaded call waits for a core another process holds).
+
+class _FakeBlas:
+    """A BLAS library's thread count, as threadpoolctl's controller shows it."""
+
+    def __init__(self, n):
+        self.n, self.sets = n, []
+
+    def get(self):
+        return self.n
+
+    def put(self, n):
+        self.sets.append(n)
+        self.n = n
+
+
+def test_small_blas_calls_run_on_one_thread_and_restore(monkeypatch):
+    fake = _FakeBlas(2)
+    monkeypatch.setattr(runtime._blas, "libs", [(fake.get, fake.put)])
+    assert runtime._blas.serial(lambda a, b: fake.n, None, None) == 1  # during the call
+    assert fake.n == 2 and fake.sets == [1, 2]
+    a, b = np.linspace(-1, 1, 10_000), np.cos(np.arange(10_000.0))
+    fake.sets.clear()
+    np.testing.assert_allclose(runtime._dot1(a.reshape(100, 100), b), math.fsum(a * b),
+                               rtol=1e-13)
+    m = np.arange(30_000.0).reshape(300, 100) / 1e4
+    np.testing.assert_allclose(runtime._matmul1(m, b[:100]), m @ b[:100], rtol=1e-14)
+    assert fake.sets == [1, 2, 1, 2] and fake.n == 2
+
+
+def test_which_blas_calls_get_one_thread():
+    """Tiny products (BLAS is serial anyway) and huge ones (longer than a
+    scheduler time slice) keep plain NumPy; the middle gets one thread."""
+    assert runtime.one_blas_thread((10 ** 5,), (10 ** 5,))          # B3's dot products
+    assert runtime.one_blas_thread((10 ** 4, 100), (100,))          # B5's products
+    assert runtime.one_blas_thread((100,), (100, 10 ** 4))
+    assert not runtime.one_blas_thread((3,), (3,))
+    assert not runtime.one_blas_thread((3, 3), (3, 3))
+    assert not runtime.one_blas_thread((1000, 1000), (1000, 1000))  # 10**9 multiply-adds
+    assert not runtime.one_blas_thread((0,), (0,))
+
+
+def test_concurrent_blas_limits_end_on_the_users_count(monkeypatch):
+    fake = _FakeBlas(2)
+    monkeypatch.setattr(runtime._blas, "libs", [(fake.get, fake.put)])
+    seen = []
+
+    def work():
+        for _ in range(200):
+            seen.append(runtime._blas.serial(lambda a, b: fake.n, None, None))
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert fake.n == 2 and set(seen) == {1}
+
+
+def test_kernel_dot_products_keep_the_users_blas_threads():
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    before = [i["num_threads"] for i in threadpoolctl.threadpool_info()]
+    t = np.linspace(0, 5, 20_000)
+    y = 2.5 * np.exp(-1.3 * t)
+    c = zs.compile(lambda p: np.sum((p[0] * np.exp(-p[1] * t) - y) ** 2), backend="numpy")
+    g = c.gradient(np.array([2.0, 1.0]))[0]
+    e = np.exp(-t)
+    r = 2 * (2 * e - y)
+    np.testing.assert_allclose(g, [math.fsum(r * e), -2 * math.fsum(r * t * e)], rtol=1e-12)
+    assert "_dot1(" in c.source
+    assert [i["num_threads"] for i in threadpoolctl.threadpool_info()] == before

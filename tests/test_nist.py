@@ -1,4 +1,5 @@
 """SciPy integration (zygote_sym.optimize) and the NIST StRD fits (issue 4)."""
+import functools
 from pathlib import Path
 
 import numpy as np
@@ -6,6 +7,8 @@ import pytest
 import scipy.optimize
 
 import zygote_sym as zs
+from zygote_sym import compiled
+from zygote_sym.codegen import fused_jit
 from zygote_sym.cli import nist
 from zygote_sym.cli.main import main
 
@@ -18,10 +21,21 @@ def ds(request):
     return nist.parse(DATA / f"{request.param}.dat")
 
 
+@pytest.fixture(params=["numpy", "fused"])
+def backend(request, monkeypatch):
+    """zs.optimize's kernels on the NumPy backend, then on the fused one."""
+    if request.param == "fused" and not fused_jit.available():
+        pytest.skip("numba is not installed")
+    monkeypatch.setenv("ZYGOTE_SYM_CACHE_DIR", "")  # compile in memory
+    monkeypatch.setattr(zs.optimize, "compile",
+                        functools.partial(compiled.compile, backend=request.param))
+    return request.param
+
+
 # --- NIST StRD -------------------------------------------------------------
 
 @pytest.mark.parametrize("start", [1, 2])
-def test_compiled_jacobian_fit_agrees_with_certified(ds, start):
+def test_compiled_jacobian_fit_agrees_with_certified(ds, start, backend):
     # The premise: SciPy's own finite-difference fit agrees (true for all
     # 13 NIST files with '2-point'/trf); the compiled Jacobian must as well.
     assert nist.agree(nist.fit(ds, start, jac="2-point"), ds.certified, digits=4)
@@ -32,7 +46,7 @@ def test_compiled_jacobian_fit_agrees_with_certified(ds, start):
     assert rss == pytest.approx(ds.rss_certified, rel=1e-6)
 
 
-def test_compiled_residual_jacobian_matches_central_differences(ds):
+def test_compiled_residual_jacobian_matches_central_differences(ds, backend):
     model = nist.MODELS[ds.name]
     fun, jac, b0, unflatten = zs.optimize.residuals(nist.residuals, ds.certified,
                                                     ds.x, ds.y, model)

@@ -130,6 +130,21 @@ def test_double_where_norm_branch_not_taken():
         assert g[2, 0] == 0.0 and g[2, 1] == 0.0
 
 
+def test_where_masking_nan_data_keeps_the_gradient_finite():
+    """Data that is nan (or inf) where the branch is not taken: the partial
+    there (∂(a*y)/∂a = y) meets a zero cotangent; the product is the select's,
+    so the gradient is the sum over the kept entries, not nan."""
+    y = np.array([1.0, np.nan, 2.0, np.inf])
+    kept = np.isfinite(y)
+    g, = grads(lambda a: np.sum(np.where(~np.isfinite(y), 0.0, a * y)), 1.5)
+    assert g == 3.0
+    y3, kept3 = y[:3], kept[:3]  # (sin(inf) warns in f itself; nan does not)
+    g, = grads(lambda a: np.sum(np.where(kept3, np.sin(a * y3), 0.0)), 1.5)
+    assert g == pytest.approx(np.sum(np.cos(1.5 * y3[kept3]) * y3[kept3]), rel=1e-15)
+    a, gy = grads(lambda a, y: np.sum(np.where(np.isnan(y), 0.0, a * y)**2), 1.5, y[:3])
+    np.testing.assert_allclose([a, *gy], [15.0, 2 * 1.5**2, 0.0, 4 * 1.5**2], rtol=1e-15)
+
+
 def test_double_where_sqrt_branch_not_taken():
     x = np.array([16.0, 0.0])
     g, = grads(lambda x: np.sum(np.where(x == 0, x / 2, np.sqrt(x) + 1)), x)

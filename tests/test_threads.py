@@ -135,3 +135,26 @@ def test_first_calls_from_many_threads_at_once():
         t.join()
     for got, want in zip(results, refs):
         assert all(_same(g, want) for g in got)
+
+
+def test_branches_of_a_batched_function_traced_from_many_threads_at_once():
+    """A function with a Python branch, called on arrays: threads that meet an
+    element no traced branch takes each trace one, and every element gets its
+    own branch's value (a shared branch list once let one thread skip it)."""
+    x = np.linspace(-1, 1, 101)  # x = 0 exactly takes the `else` branch
+    want = np.where(x > 0, 2 * x, -1.0)
+    for _ in range(10):
+        c = zs.compile(lambda x: x ** 2 if x > 0 else -x)
+        barrier = threading.Barrier(THREADS)
+        results = [None] * THREADS
+
+        def work(k):
+            barrier.wait()
+            results[k] = c.gradient(x[k * 10:k * 10 + 30])[0]
+        threads = [threading.Thread(target=work, args=(k,)) for k in range(THREADS)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        for k, got in enumerate(results):
+            np.testing.assert_array_equal(got, want[k * 10:k * 10 + 30])

@@ -1,69 +1,34 @@
 """The user-facing transformations: gradient, withgradient, pullback, derive.
 
-Each call traces f at the given arguments (flattened as pytrees), runs the
-reverse pass over the SymPy DAG, generates a kernel for the primal and the
+Each traces f at the given arguments (flattened as pytrees), runs the reverse
+pass over the SymPy DAG, generates a kernel for the primal and the
 cotangents, and returns what that kernel computes, shaped like the
-arguments.  SymPy arguments give SymPy results instead (fully symbolic mode).
+arguments (eager.py).  SymPy arguments give SymPy results instead (fully
+symbolic mode).  `gradient` and `withgradient` reuse the kernel of an
+earlier call of the same f when that gives what a new trace would
+(reuse.py: compile's contract).
 """
-import numpy as np
-import sympy as sp
+from typing import Any, Callable, Sequence, Tuple
 
-from . import closed_form, pytree
+import numpy as np
+
+from . import eager, pytree, reuse
 from .ad.backward import grad, vjp
 from .codegen.kernel import Kernel
 from .closed import Derivation, derive  # noqa: F401  (re-exported: zs.derive)
+from .eager import _jacobian_rows, jacobian  # noqa: F401  (jacobian: re-exported)
 from .errors import NonScalarOutputError
 from .ir import build
 from .ir import special
 from .ir.nodes import Leaf
 from .ir.ops import Sum
 from .ir.printer import let_bound
-from .params import Grads, Params
 from .trace.call import trace_call
-from .trace.complex import ComplexTracer
 from .trace.tracer import Tracer
-from .transform import (WithGradient, as_leaf_result, as_result, collapse_complex,
-                        flat_cotangent, jacobian_blocks, leaf_groups, lift_results, plain,
-                        scalar_output, seeded_kernel, spread)
+from .transform import WithGradient, as_result, leaf_groups, lift_results, plain, scalar_output
 
 
-def _symbolic_names(traced):
-    """Leaf -> expression for closed forms: the user's SymPy expression, or
-    the number itself for a numeric scalar beside symbolic ones."""
-    return {leaf: v if isinstance(v, sp.Expr) else build.const(v)
-            for leaf, v in zip(traced.leaves, traced.leaf_values) if np.ndim(v) == 0}
-
-
-def _evaluate(traced, nodes):
-    """Values of `nodes` at the traced inputs: by a generated kernel, or as
-    SymPy closed forms in symbolic mode.  None nodes stay None."""
-    present = [n for n in nodes if n is not None]
-    if traced.symbolic:
-        out = iter(closed_form.closed_forms(present, _symbolic_names(traced)))
-    else:
-        inputs = traced.leaves + traced.consts
-        values = traced.leaf_values + [traced.trace.const_values[c] for c in traced.consts]
-        kernel = Kernel(present, inputs, values)
-        out = iter(lift_results(traced, present, kernel(*values)))
-    return [None if n is None else next(out) for n in nodes]
-
-
-def _mirror(traced, grads, params=None):
-    """Gradients per leaf -> a tuple mirroring the positional arguments, or
-    Grads for implicit parameters."""
-    shaped = [as_leaf_result(gr, v) for gr, v in zip(grads, traced.leaf_values)]
-    return Grads(params, shaped) if params is not None else \
-        pytree.mirror_all(traced.arg_trees, shaped)
-
-
-def _trace(f, args):
-    """Trace f; a single Params argument means implicit parameters."""
-    if len(args) == 1 and isinstance(args[0], Params):
-        return trace_call(f, (), params=args[0]), args[0]
-    return trace_call(f, args), None
-
-
-def withgradient(f, *args):
+def withgradient(f: Callable[..., Any], *args: Any) -> WithGradient:
     """The value of scalar `f(*args)` and its gradient with respect to each argument.
 
     Arguments may be numbers, Fractions, NumPy arrays, SymPy expressions or
@@ -83,38 +48,22 @@ def withgradient(f, *args):
     Raises NonScalarOutputError if f does not return a scalar; TypeError
     (naming the argument path) for arguments that cannot be flattened.
 
+    Called again with the same f (or a lambda of the same code holding the
+    same objects) and arguments of the same structure, shapes and dtypes,
+    it runs the kernel of the first call instead of tracing f again, under
+    :func:`compile`'s contract (state f reads is watched; a trace that would
+    not repeat f, one that draws random numbers, reads the clock or
+    changes state, is never reused); see zygote_sym/reuse.py.
+
     >>> withgradient(lambda a, b: a / b, 1, 2)
     WithGradient(val=0.5, grad=(0.5, -0.25))
     >>> withgradient(lambda x: (x**2, {'cube': x**3}), 2.0)
     WithGradient(val=(4.0, {'cube': 8.0}), grad=(4.0,))
     """
-    return _withgradient(f, args, "withgradient")
+    return reuse.withgradient(f, args, "withgradient")
 
 
-def _withgradient(f, args, fname):
-    traced, params = _trace(f, args)
-    out = _loss(traced, fname)  # fname: the public function the user called, for errors
-    grads = grad(out, traced.leaves, traced.shapes)
-    n = len(traced.out_exprs)
-    values = _evaluate(traced, traced.out_exprs + grads)
-    outs, grads = values[:n], values[n:]
-    if not traced.symbolic:
-        outs = [as_result(v, 0.0) if np.ndim(v) == 0 else v for v in outs]
-    val = pytree.rebuild(traced.out_tree, iter(outs))
-    return WithGradient(val, _mirror(traced, grads, params))
-
-
-def _loss(traced, fname):
-    """The node differentiated: f's scalar output, or the first element of a
-    tuple/list/namedtuple output that is a scalar (Zygote's aux rule)."""
-    tree = traced.out_tree
-    if tree.kind in ("tuple", "list", "namedtuple") and tree.children \
-            and tree.children[0].kind == "leaf" and traced.shapes(traced.out_exprs[0]) == ():
-        return traced.out_exprs[0]
-    return scalar_output(traced, fname)  # (raises for a complex output, naming the fix)
-
-
-def gradient(f, *args, has_aux=False):
+def gradient(f: Callable[..., Any], *args: Any, has_aux: bool = False) -> Any:
     """The gradient of scalar `f(*args)` with respect to each argument.
 
     See :func:`withgradient` for the accepted arguments and result shapes.
@@ -131,7 +80,8 @@ def gradient(f, *args, has_aux=False):
     >>> gradient(lambda x: (x**2, 'aux'), 3.0, has_aux=True)
     ((6.0,), 'aux')
     """
-    val, grads = _withgradient(f, args, "gradient")
+    val, grads = eager.withgradient(f, args, "gradient") if has_aux else \
+        reuse.withgradient(f, args, "gradient")
     if not has_aux:
         if isinstance(val, (tuple, list)):
             raise NonScalarOutputError(
@@ -145,7 +95,7 @@ def gradient(f, *args, has_aux=False):
     return grads, val[1]
 
 
-def pullback(f, *args):
+def pullback(f: Callable[..., Any], *args: Any) -> Tuple[Any, Callable[[Any], Any]]:
     """`(y, back)`: the primal output y = f(*args) and its pullback (VJP).
 
     `back(dy)` takes a cotangent shaped like y (a number for a scalar y, an
@@ -159,129 +109,7 @@ def pullback(f, *args):
     >>> y, back(2.0)
     (30.0, (30.0, 20.0, 12.0))
     """
-    traced, params = _trace(f, args)
-    y_values = [as_result(v, v) if isinstance(v, (int, float, np.ndarray, np.number)) else v
-                for v in traced.out_values]
-    y = pytree.rebuild(traced.out_tree, iter(y_values))
-    if traced.symbolic:
-        seeds = [Leaf(f"dy{i}", traced.shapes(e), role="ct")
-                 for i, e in enumerate(traced.out_exprs)]
-        grads = vjp(traced.out_exprs, seeds, traced.leaves, traced.shapes)
-
-        def back(dy):
-            names = _symbolic_names(traced)
-            names.update(zip(seeds, flat_cotangent(dy, seeds, traced.out_tree)))
-            forms = closed_form.closed_forms([gr for gr in grads if gr is not None], names)
-            return _mirror(traced, spread(grads, forms), params)
-        return y, back
-    kernel, seeds, grads, examples = seeded_kernel(traced, traced.out_exprs, traced.leaves,
-                                                    "pullback")
-    y = pytree.rebuild(traced.out_tree, iter(lift_results(traced, traced.out_exprs, y_values)))
-
-    def back(dy):
-        dy = flat_cotangent(dy, seeds, traced.out_tree)
-        values = kernel(*examples, *map(plain, dy))
-        present = [gr for gr in grads if gr is not None]
-        return _mirror(traced, spread(grads, lift_results(traced, present, values,
-                                                          dict(zip(seeds, dy)))), params)
-    back.source = kernel.source
-    return y, back
-
-
-def _jacobian_rows(traced, out, wrt, name):
-    """J[leaf] of shape out_shape + leaf_shape for each leaf of `wrt`, by one
-    kernel call per output element (reverse mode, as jax.jacrev)."""
-    kernel, seeds, grads, examples = seeded_kernel(traced, [out], wrt, name)
-    present = [gr for gr in grads if gr is not None]
-
-    def lift(values, e):  # a nested Jacobian: its rows stay differentiable
-        return spread(grads, lift_results(traced, present, values, {seeds[0]: e}))
-    return jacobian_blocks(kernel, seeds[0].shape, grads, wrt, examples,
-                           lift if traced.trace.outer else None)
-
-
-def jacobian(f, *args, holomorphic=False):
-    """The Jacobian of f with respect to each argument.
-
-    For an output of shape S and an input leaf of shape L the block has shape
-    S + L (JAX's `jacrev` convention); a scalar output gives the gradient,
-    a scalar input gives an array of shape S.  Returns a tuple mirroring the
-    arguments, None where the output does not depend on an input (zeros
-    where it does, through derivatives that are zero).  For an output that
-    is a pytree (a tuple, a dict, ...), the result has the output's
-    structure with such a tuple at each of its leaves (JAX's order).
-
-    >>> import numpy as np
-    >>> J = jacobian(lambda a, x: a**2 * x, np.array([1., 2., 3.]), 1.0)
-    >>> J[0]
-    array([[2., 0., 0.],
-           [0., 4., 0.],
-           [0., 0., 6.]])
-    >>> J[1]
-    array([1., 4., 9.])
-    >>> jacobian(lambda x: {'sq': x**2, 'lin': 3*x}, 2.0)
-    {'sq': (4.0,), 'lin': (3.0,)}
-
-    A single :class:`Params` argument gives :class:`Grads` of the blocks.
-
-    Complex values: a real output's block for a complex input is Zygote's
-    gradient convention, `d/dRe(z) + i d/dIm(z)` per output element.  A
-    complex output raises TypeError unless `holomorphic=True` (JAX's
-    spelling); then each block is the complex derivative df/dz (for a real
-    input x, df/dx), and a complex input whose block fails the
-    Cauchy-Riemann relation `df/dIm(z) = i df/dRe(z)` raises ValueError.
-
-    >>> jacobian(lambda z: z**2, np.array([1 + 1j]), holomorphic=True)
-    (array([[2.+2.j]]),)
-    """
-    traced, params = _trace(f, args)
-    if traced.symbolic:
-        raise TypeError("jacobian needs numeric arguments; for closed forms use derive")
-    rows = [_jacobian_rows(traced, out, traced.leaves, "jacobian") for out in traced.out_exprs]
-    out_groups = leaf_groups([traced.out_tree])
-    if any(len(g) == 2 for g in out_groups) and not holomorphic:
-        raise TypeError(
-            "jacobian of f with a complex output: pass holomorphic=True for the complex "
-            "derivative df/dz of a holomorphic f (JAX's spelling); otherwise take the "
-            "jacobian of np.real(f(z)) and of np.imag(f(z)) (real outputs)")
-    if holomorphic:
-        in_groups = leaf_groups(traced.arg_trees)
-        rows = [[_holomorphic(rows[g[0]], rows[g[1]] if len(g) == 2 else None, ig, traced)
-                 for ig in in_groups] for g in out_groups]
-        arg_trees, out_tree = [collapse_complex(t) for t in traced.arg_trees], \
-            collapse_complex(traced.out_tree)
-    else:
-        arg_trees, out_tree = traced.arg_trees, traced.out_tree
-    per_output = [Grads(params, blocks) if params is not None else
-                  pytree.mirror_all(arg_trees, blocks)
-                  for blocks in rows]
-    if out_tree.kind == "leaf":
-        return per_output[0]
-    return pytree.rebuild(out_tree, iter(per_output))
-
-
-def _holomorphic(du, dv, group, traced):
-    """The complex derivative of u + iv with respect to the value of the
-    leaves `group` (one real leaf x: du/dx + i dv/dx; a complex z = x + iy:
-    the same, checked against Cauchy-Riemann, d/dy = i d/dx)."""
-    def d(k):
-        a, b = du[k], None if dv is None else dv[k]
-        if a is None and b is None:
-            return None
-        return (0.0 if a is None else a) + 1j * (0.0 if b is None else b)
-    dx = d(group[0])
-    if len(group) == 2:
-        dy, x = d(group[1]), traced.leaves[group[0]]
-        ex = 0.0 if dx is None else dx
-        ey = 0.0 if dy is None else dy
-        if not any(isinstance(e, (Tracer, ComplexTracer)) for e in (ex, ey)) and \
-                not np.allclose(ey, 1j * ex, rtol=1e-7, atol=1e-9 * max(1.0, np.max(np.abs(ex)))):
-            raise ValueError(
-                f"jacobian(..., holomorphic=True): f is not holomorphic in {x.name[:-5]} "
-                "at this point (the Cauchy-Riemann relation df/dIm(z) = i df/dRe(z) fails): "
-                "for a non-holomorphic f take the jacobian of np.real(f(z)) and "
-                "np.imag(f(z)) without holomorphic=True")
-    return dx
+    return eager.pullback(f, args)
 
 
 def _hessian_rows(f, args, fname):
@@ -310,7 +138,7 @@ def _hessian_rows(f, args, fname):
     return traced, rows
 
 
-def hessian(f, *args):
+def hessian(f: Callable[..., Any], *args: Any) -> Any:
     """The Hessian of scalar f: the Jacobian of its gradient, for any
     arguments (numbers, arrays, pytrees).
 
@@ -344,7 +172,7 @@ def hessian(f, *args):
     return tuple(tuple(block(i, j) for j in range(len(args))) for i in range(len(args)))
 
 
-def diaghessian(f, *args):
+def diaghessian(f: Callable[..., Any], *args: Any) -> Tuple[Any, ...]:
     """The diagonal of the Hessian of scalar f, shaped like each argument
     (Zygote's `diaghessian`): ∂²f/∂x_i² for every element x_i.
 
@@ -364,7 +192,7 @@ def diaghessian(f, *args):
     return pytree.mirror_all(traced.arg_trees, diag)
 
 
-def stop_gradient(x):
+def stop_gradient(x: Any) -> Any:
     """x with its gradient cut (as `jax.lax.stop_gradient`): the value flows,
     the cotangent does not.  x may be a number, an array or a pytree of
     them (every leaf is cut).  Compiled kernels recompute the value.
@@ -374,7 +202,7 @@ def stop_gradient(x):
     >>> gradient(lambda p: p[0] * stop_gradient(p)[1], [2.0, 5.0])
     ([5.0, 0.0],)
     """
-    flat = []
+    flat: list = []
     tree = pytree.flatten(x, "x", flat)
     return pytree.rebuild(tree, iter(
         v.trace.new(build.call(special.stop_gradient, v.expr), v.value) if isinstance(v, Tracer) else v
@@ -400,7 +228,7 @@ class TraceView:
     __repr__ = __str__
 
 
-def make_trace(f, *args, gradient=False):
+def make_trace(f: Callable[..., Any], *args: Any, gradient: bool = False) -> "TraceView":
     """The trace of `f(*args)` (as `jax.make_jaxpr`): print it to read it.
 
     With `gradient=True` the outputs also hold the gradient of the scalar
@@ -420,7 +248,8 @@ def make_trace(f, *args, gradient=False):
     return TraceView(traced.leaves, outputs, traced.guards)
 
 
-def jvp(f, primals, tangents):
+def jvp(f: Callable[..., Any], primals: Sequence[Any],
+        tangents: Sequence[Any]) -> Tuple[Any, Any]:
     """`(f(*primals), J·tangents)`: the Jacobian-vector product, forward mode
     (as `jax.jvp`).  `primals` and `tangents` are tuples of the same
     structure; the result's tangent has the output's structure (zeros where
@@ -440,7 +269,7 @@ def jvp(f, primals, tangents):
     traced = trace_call(f, primals)
     if traced.symbolic:
         raise TypeError("jvp needs numeric primals; for closed forms use derive")
-    flat = []
+    flat: list = []
     for i, t in enumerate(tangents):
         pytree.flatten(t, f"tangents[{i}]", flat)
     if len(tangents) != len(primals) or len(flat) != len(traced.leaves) or any(
@@ -476,7 +305,8 @@ def _inner(a, b, shapes):
         if shape else p
 
 
-def hvp(f, primals, tangents):
+def hvp(f: Callable[..., Any], primals: Sequence[Any],
+        tangents: Sequence[Any]) -> Tuple[Any, ...]:
     """The Hessian-vector product H·v of scalar f, as `jvp` of its gradient:
     shaped like the primals (a tuple).
 
@@ -487,7 +317,7 @@ def hvp(f, primals, tangents):
     return jvp(lambda *p: gradient(f, *p), primals, tangents)[1]
 
 
-def withjacobian(f, *args):
+def withjacobian(f: Callable[..., Any], *args: Any) -> WithGradient:
     """`(val, grad)`: f's value and its :func:`jacobian` (Zygote's `withjacobian`).
 
     >>> withjacobian(lambda x: 2 * x, 3.0)
@@ -497,7 +327,7 @@ def withjacobian(f, *args):
     return WithGradient(y, jacobian(f, *args))
 
 
-def Buffer(x, *dims):
+def Buffer(x: Any, *dims: int) -> Any:
     """A writable array for building a result element by element (Zygote's
     `Buffer`): zeros like x (or of shape `dims`), traced when x is, so
     `buf[i] = value` is a functional update that keeps its gradient.
@@ -521,7 +351,7 @@ def Buffer(x, *dims):
     return np.zeros(shape)
 
 
-def forwarddiff(f, x):
+def forwarddiff(f: Callable[[Any], Any], x: Any) -> Any:
     """f(x) (Zygote's `forwarddiff` asks for forward mode inside reverse mode;
     zygote_sym's derivatives are exact symbolic DAGs either way).
 
@@ -531,7 +361,7 @@ def forwarddiff(f, x):
     return f(x)
 
 
-def checkpointed(f, *args):
+def checkpointed(f: Callable[..., Any], *args: Any) -> Any:
     """f(*args) (Zygote's `checkpointed` trades memory for recomputation;
     a zygote_sym kernel already computes only the nodes the gradient needs).
 

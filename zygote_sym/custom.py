@@ -24,6 +24,8 @@ Each decorated function registers its node classes in the rule registry
 """
 import functools
 import itertools
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import sympy as sp
@@ -79,11 +81,14 @@ def _symbolic(shapes):
 class _Custom:
     """What custom_vjp and custom_jvp share: calling f on tracers builds its node."""
 
-    def __init__(self, f):
-        functools.update_wrapper(self, f)
-        self.f, self._classes = f, {}
+    __name__: str  # f's, copied by functools.update_wrapper
 
-    def __call__(self, *args):
+    def __init__(self, f: Callable[..., Any]) -> None:
+        functools.update_wrapper(self, f)
+        self.f = f
+        self._classes: dict[tuple, type] = {}
+
+    def __call__(self, *args: Any) -> Any:
         trace = newest(args)
         if trace is None:  # not being differentiated: plain Python
             return self.f(*args)
@@ -138,9 +143,10 @@ class custom_vjp(_Custom):
     (1.0,)
     """
 
-    fwd = bwd = None
+    fwd: Callable[..., tuple[Any, Any]] | None = None
+    bwd: Callable[[Any, Any], Any] | None = None
 
-    def defvjp(self, fwd, bwd):
+    def defvjp(self, fwd: Callable[..., tuple[Any, Any]], bwd: Callable[[Any, Any], Any]) -> None:
         """fwd(*xs) -> (y, residuals); bwd(residuals, ct) -> one cotangent per x."""
         self.fwd, self.bwd = fwd, bwd
 
@@ -186,9 +192,9 @@ class custom_jvp(_Custom):
     (1.0,)
     """
 
-    jvp_rule = None
+    jvp_rule: Callable[[tuple, tuple], tuple[Any, Any]] | None = None
 
-    def defjvp(self, jvp_rule):
+    def defjvp(self, jvp_rule: Callable[[tuple, tuple], tuple[Any, Any]]) -> None:
         """jvp_rule(primals, tangents) -> (y, tangent of y), linear in the tangents."""
         self.jvp_rule = jvp_rule
 
@@ -219,7 +225,7 @@ def _substituted(exprs, leaves, nodes):
     return [None if e is None else next(done) for e in exprs]
 
 
-def hook(f, x):
+def hook(f: Callable[[Any], Any], x: Any) -> Any:
     """x, whose cotangent is `f(cotangent)` in the backward pass (Zygote's
     `hook`), e.g. `hook(g -> np.clip(g, -1, 1), x)` clips a gradient.
 
@@ -232,9 +238,9 @@ def hook(f, x):
         rule = _HOOKS[f] = custom_vjp(lambda v: v)
         rule.__name__ = "hook"
         rule.defvjp(lambda v: (v, None), lambda _, ct: (f(ct),))
-    flat = []
+    flat: list[tuple[str, Any]] = []
     tree = pytree.flatten(x, "x", flat)
     return pytree.rebuild(tree, iter(rule(v) for _, v in flat))
 
 
-_HOOKS = {}
+_HOOKS: dict[Callable[[Any], Any], custom_vjp] = {}

@@ -55,6 +55,9 @@ however imported, runs this code (docs/integrate.md).
 >>> print(round(g, 8), round(-np.exp(-0.5), 8))  # d/dk exp(-k t) at t = 1
 -0.60653066 -0.60653066
 """
+from collections.abc import Callable, Sequence
+from typing import Any
+
 import numpy as np
 import scipy.integrate as si
 
@@ -181,7 +184,7 @@ class _Problem:
                 *[c.reshape(np.shape(v)) for c, v in zip(a_args, flat)])
 
 
-_PROBLEMS = {}  # (kind, func, options, structure of args) -> _Problem
+_PROBLEMS: dict[tuple, _Problem] = {}  # (kind, func, options, structure of args) -> _Problem
 
 
 def _flatten(x, leaves):
@@ -247,9 +250,12 @@ def _plain(x):
     return x.value if isinstance(x, Tracer) else x
 
 
-def odeint(func, y0, t, args=(), Dfun=None, col_deriv=0, full_output=0, ml=None, mu=None,
-           rtol=None, atol=None, tcrit=None, h0=0.0, hmax=0.0, hmin=0.0, ixpr=0, mxstep=0,
-           mxhnil=0, mxordn=12, mxords=5, printmessg=0, tfirst=False):
+def odeint(func: Callable[..., Any], y0: Any, t: Any, args: Any = (),
+           Dfun: Callable[..., Any] | None = None, col_deriv: int = 0, full_output: int = 0,
+           ml: int | None = None, mu: int | None = None, rtol: Any = None, atol: Any = None,
+           tcrit: Any = None, h0: float = 0.0, hmax: float = 0.0, hmin: float = 0.0,
+           ixpr: int = 0, mxstep: int = 0, mxhnil: int = 0, mxordn: int = 12, mxords: int = 5,
+           printmessg: int = 0, tfirst: bool = False) -> Any:
     """`scipy.integrate.odeint` (same signature), differentiable in y0, t and
     args by the adjoint method (see the module doc).
 
@@ -292,8 +298,9 @@ def odeint(func, y0, t, args=(), Dfun=None, col_deriv=0, full_output=0, ml=None,
     return ys
 
 
-def solve_ivp(fun, t_span, y0, method="RK45", t_eval=None, dense_output=False, events=None,
-              vectorized=False, args=None, **options):
+def solve_ivp(fun: Callable[..., Any], t_span: Sequence[Any], y0: Any, method: Any = "RK45",
+              t_eval: Any = None, dense_output: bool = False, events: Any = None,
+              vectorized: bool = False, args: Any = None, **options: Any) -> Any:
     """`scipy.integrate.solve_ivp` (same signature), differentiable in y0,
     t_span, t_eval and args by the adjoint method (see the module doc).
 

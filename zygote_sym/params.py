@@ -9,10 +9,13 @@ holders on the path to each parameter (trace/shadow.py), so the user's state
 never holds a tracer; an array that shares memory with a parameter (a view
 of it, or the array it is a view of) is traced through the parameter too.
 """
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
 import numpy as np
 
 
-def check(x, i):
+def check(x: Any, i: int) -> np.ndarray:
     """`x` as Params entry `i`, or a TypeError naming it and the fix."""
     if isinstance(x, np.ndarray) and x.dtype.kind in "iufc":
         return x
@@ -34,33 +37,33 @@ class Params:
     (True, False, 1)
     """
 
-    def __init__(self, xs=()):
-        self._items = []
+    def __init__(self, xs: Iterable[np.ndarray] = ()) -> None:
+        self._items: list[np.ndarray] = []
         for x in xs:
             self.add(x)
 
-    def add(self, x):
+    def add(self, x: np.ndarray) -> None:
         if not any(x is y for y in self._items):
             self._items.append(check(x, len(self._items)))
 
-    def targets(self, trace, reach, tracers):
+    def targets(self, trace: Any, reach: Any, tracers: list[Any]) -> dict[int, Any]:
         """What the trace substitutes (id -> tracer): see :func:`targets`."""
         return targets(trace, reach, self._items, tracers)
 
-    def __contains__(self, x):
+    def __contains__(self, x: object) -> bool:
         return any(x is y for y in self._items)
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[np.ndarray]:
         return iter(self._items)
 
-    def __len__(self):
+    def __len__(self) -> int:
         return len(self._items)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"Params([{', '.join(f'{np.shape(p)} array' for p in self._items)}])"
 
 
-def _addresses(a):
+def _addresses(a: np.ndarray) -> np.ndarray:
     """The byte address of every element of `a`, in C order."""
     base = a.__array_interface__["data"][0]
     if a.ndim == 0:
@@ -69,7 +72,7 @@ def _addresses(a):
     return base + np.asarray(a.strides, dtype=np.int64) @ idx
 
 
-def positions(inner, outer):
+def positions(inner: np.ndarray, outer: np.ndarray) -> np.ndarray | None:
     """For each element of `inner` (C order), its flat index in `outer`;
     None unless every element of inner is one of outer's (same dtype)."""
     if inner.dtype != outer.dtype or inner.size == 0:
@@ -84,11 +87,12 @@ def positions(inner, outer):
     return order[k] if np.array_equal(so[k], ai) else None
 
 
-def _describe(i, p):
+def _describe(i: int, p: np.ndarray) -> str:
     return f"parameter {i} (an array of shape {np.shape(p)})"
 
 
-def targets(trace, reach, params, tracers):
+def targets(trace: Any, reach: Any, params: list[np.ndarray],
+            tracers: list[Any]) -> dict[int, Any]:
     """Replacements for the parameters and for arrays that share memory with
     one (a view of a parameter, or an array a parameter is a view of)."""
     targets = {id(p): t for p, t in zip(params, tracers)}
@@ -135,41 +139,41 @@ class Grads:
     array([0., 1.])
     """
 
-    def __init__(self, params, grads):
+    def __init__(self, params: Params, grads: Iterable[Any]) -> None:
         self.params = params
         self._grads = list(grads)
 
-    def _index(self, x):
+    def _index(self, x: object) -> int:
         for i, p in enumerate(self.params):
             if p is x:
                 return i
         raise KeyError("not one of the Params this gradient was taken for")
 
-    def __getitem__(self, x):
+    def __getitem__(self, x: np.ndarray) -> Any:
         return self._grads[self._index(x)]
 
-    def __contains__(self, x):
+    def __contains__(self, x: object) -> bool:
         return x in self.params
 
-    def keys(self):
+    def keys(self) -> list[np.ndarray]:
         return list(self.params)
 
-    def values(self):
+    def values(self) -> list[Any]:
         return list(self._grads)
 
-    def items(self):
+    def items(self) -> list[tuple[np.ndarray, Any]]:
         return list(zip(self.params, self._grads))
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[np.ndarray]:
         return iter(self.params)
 
-    def __len__(self):
+    def __len__(self) -> int:
         return len(self._grads)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "Grads(" + ", ".join(repr(v) for v in self._grads) + ")"
 
-    def _combine(self, other, op):
+    def _combine(self, other: Any, op: Callable[[Any, Any], Any]) -> "Grads":
         if isinstance(other, Grads):
             if other.params is not self.params and list(map(id, other.params)) != list(map(id, self.params)):
                 raise ValueError("Grads of different Params cannot be combined")
@@ -179,25 +183,25 @@ class Grads:
                                        for a, b in pairs])
         return Grads(self.params, [None if a is None else op(a, other) for a in self._grads])
 
-    def __add__(self, other):
+    def __add__(self, other: "Grads") -> "Grads":
         return self._combine(other, lambda a, b: a + b)
 
-    def __sub__(self, other):
+    def __sub__(self, other: "Grads") -> "Grads":
         return self._combine(other, lambda a, b: a - b)
 
-    def __mul__(self, scalar):
+    def __mul__(self, scalar: Any) -> "Grads":
         if isinstance(scalar, Grads):
             raise TypeError("Grads * Grads is not defined; multiply by a scalar")
         return self._combine(scalar, lambda a, b: a * b)
 
     __rmul__ = __mul__
 
-    def __truediv__(self, scalar):
+    def __truediv__(self, scalar: Any) -> "Grads":
         if isinstance(scalar, Grads):
             raise TypeError("Grads / Grads is not defined; divide by a scalar")
         return self._combine(scalar, lambda a, b: a / b)
 
-    def step(self, lr):
+    def step(self, lr: float) -> None:
         """Gradient descent in place: `p -= lr * g[p]` for every parameter with a
         gradient.  Parameters must be float arrays (updated in place)."""
         for p, gr in self.items():

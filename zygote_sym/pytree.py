@@ -7,11 +7,14 @@ to :func:`register_pytree`.  str, bytes, None, bool, enums and callables are
 static.  Gradients keep container types; objects give a :class:`Tangent`;
 static leaves and leaves with no influence give None (Zygote's `nothing`).
 
-Inputs zygote_sym would read differently from NumPy are refused, naming
-the path and the fix (docs/reliability.md, "Inputs"): masked arrays (the
-mask would be dropped), `np.matrix` and other ndarray subclasses (they
-redefine operators), objects that are arrays only through `__array__`
-(pandas-like; they would be flattened into their internals), `Decimal`
+pandas Series/DataFrames and xarray DataArrays are one leaf, their values,
+and their gradients come back in their type with their labels
+(arraylike.py, docs/arrays.md).  Inputs zygote_sym would read differently
+from NumPy are refused, naming the path and the fix (docs/reliability.md,
+"Inputs"): masked arrays (the mask would be dropped), `np.matrix` and other
+ndarray subclasses (they redefine operators), Dask arrays and xarray
+Datasets (arraylike.KINDS), other objects that are arrays only through
+`__array__` (they would be flattened into their internals), `Decimal`
 (computed in float).  Integer data is differentiated as the real numbers
 it holds: Python ints up to 2**53, and int64 arrays and scalars (NumPy's
 default integers, which wrap only beyond 2**63); unsigned and narrower
@@ -28,10 +31,12 @@ from numbers import Number
 import numpy as np
 import sympy as sp
 
+from .arraylike import Foreign, kind as foreign_kind
+
 _STATIC_TYPES = (str, bytes, bool, np.bool_, type(None), type(Ellipsis), slice, range,
                  enum.Enum, types.FunctionType, types.BuiltinFunctionType,
                  types.MethodType, types.ModuleType, type, np.dtype)
-_REGISTRY = {}
+_REGISTRY: dict = {}  # type -> (flatten, unflatten)
 
 
 class ComplexParts:
@@ -62,6 +67,7 @@ class ComplexParts:
 
 
 _REGISTRY[ComplexParts] = (lambda z: (ComplexParts.split(z), None), ComplexParts.join)
+_REGISTRY[Foreign] = (Foreign.flatten, Foreign.unflatten)
 
 
 class Tangent:
@@ -206,6 +212,9 @@ def flatten(x, path, leaves):
         kids, aux = _REGISTRY[type(x)][0](x)
         return Node("custom", (type(x), aux),
                     [flatten(c, f"{path}[{i}]", leaves) for i, c in enumerate(kids)])
+    if foreign_kind(x) is not None:  # pandas/xarray (unless registered): one child, the values
+        (values,), aux = Foreign.flatten(x, path)
+        return Node("custom", (Foreign, aux), [flatten(values, path, leaves)])
     if isinstance(x, tuple) and hasattr(x, "_fields"):
         return Node("namedtuple", type(x),
                     [flatten(v, f"{path}.{k}", leaves) for k, v in zip(x._fields, x)])
@@ -318,6 +327,18 @@ def mirror(node, grads):
     if node.kind == "record":
         return Tangent(**dict(zip(node.meta[1], kids)))
     return _assemble(node, kids)
+
+
+def foreign_arguments(trees):
+    """The pandas/xarray objects among the arguments (their trees' Foreign
+    nodes), with which captured ones must be aligned (arraylike.Reading)."""
+    found, todo = [], list(trees)
+    while todo:
+        node = todo.pop()
+        if node.kind == "custom" and node.meta[0] is Foreign:
+            found.append(node.meta[1].template)
+        todo.extend(node.children)
+    return found
 
 
 def mirror_all(trees, per_leaf):

@@ -3,24 +3,27 @@
 Like `jax.test_util.check_grads`, it raises AssertionError on a mismatch and
 returns None otherwise, so users can put it in their own tests.
 """
+from collections.abc import Callable, Sequence
+from typing import Any
+
 import numpy as np
 
 from . import pytree
 from .api import gradient, jvp
 
 
-def _flat_float(args):
-    flat = []
+def _flat_float(args: Sequence[Any]) -> tuple[list[Any], list[tuple[str, Any]]]:
+    flat: list[tuple[str, Any]] = []
     trees = [pytree.flatten(a, f"args[{i}]", flat) for i, a in enumerate(args)]
     return trees, flat
 
 
-def numerical_gradient(f, *args, eps=1e-6):
+def numerical_gradient(f: Callable[..., Any], *args: Any, eps: float = 1e-6) -> tuple:
     """Central differences (f(x+h) - f(x-h)) / 2h per input element, mirrored like
     `gradient`'s result (non-float leaves are perturbed as floats).  The step is
     eps*max(1, |x|)."""
     trees, flat = _flat_float(args)
-    values = [np.array(v, dtype=float) for _, v in flat]
+    values: list[Any] = [np.array(v, dtype=float) for _, v in flat]
 
     def call(vals):
         it = iter([v if np.ndim(v) else float(v) for v in vals])
@@ -40,7 +43,8 @@ def numerical_gradient(f, *args, eps=1e-6):
     return pytree.mirror_all(trees, grads)
 
 
-def check_grads(f, *args, order=1, modes=("rev",), eps=1e-6, rtol=1e-5, atol=1e-7):
+def check_grads(f: Callable[..., Any], *args: Any, order: int = 1, modes: Sequence[str] = ("rev",),
+                eps: float = 1e-6, rtol: float = 1e-5, atol: float = 1e-7) -> None:
     """Assert that f's derivatives match central differences (as
     `jax.test_util.check_grads` and autograd's `check_grads`).
 

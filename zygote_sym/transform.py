@@ -1,7 +1,9 @@
 """What the transformations share (api.py, compiled.py): gradient nodes,
 seeded VJP kernels, Jacobian blocks, and results shaped like their inputs."""
 from collections import namedtuple
+from collections.abc import Callable, Iterator, Sequence
 from fractions import Fraction
+from typing import Any
 
 import numpy as np
 import sympy as sp
@@ -23,17 +25,18 @@ _COMPLEX_OUTPUT = (
     "zygote_sym.jacobian(f, z, holomorphic=True)")
 
 
-def is_complex_node(node):
+def is_complex_node(node: Any) -> bool:  # a pytree.Node (its meta is typed object)
     """Is this tree node a complex value (two real leaves, pytree.ComplexParts)?"""
     return node.kind == "custom" and node.meta[0] is pytree.ComplexParts
 
 
-def leaf_groups(trees):
+def leaf_groups(trees: Sequence[pytree.Node]) -> list[list[int]]:
     """Flat leaf positions per value of the trees: [k] for a real leaf,
     [k_re, k_im] for a complex one."""
-    groups, count = [], 0
+    groups: list[list[int]] = []
+    count = 0
 
-    def walk(node):
+    def walk(node: pytree.Node) -> None:
         nonlocal count
         if node.kind == "leaf" or is_complex_node(node):
             n = pytree.count_leaves(node)
@@ -47,7 +50,7 @@ def leaf_groups(trees):
     return groups
 
 
-def collapse_complex(node):
+def collapse_complex(node: pytree.Node) -> pytree.Node:
     """The tree with each complex value as one leaf (for results that hold
     one entry per complex value, such as holomorphic derivatives)."""
     if is_complex_node(node):
@@ -55,7 +58,7 @@ def collapse_complex(node):
     return pytree.Node(node.kind, node.meta, [collapse_complex(c) for c in node.children])
 
 
-def scalar_output(traced, fname):
+def scalar_output(traced: Any, fname: str) -> Any:
     tree = traced.out_tree
     if is_complex_node(tree) or tree.kind in ("tuple", "list", "namedtuple") and \
             tree.children and is_complex_node(tree.children[0]):
@@ -72,7 +75,7 @@ def scalar_output(traced, fname):
     return traced.out_exprs[0]
 
 
-def as_result(value, example):
+def as_result(value: Any, example: Any) -> Any:
     """A kernel result in the form its input had: Fraction in -> Fraction out
     where the result is exact, arrays -> float arrays of the input's shape,
     numbers -> float.  A tracer (a nested derivative's result) stays one."""
@@ -90,7 +93,7 @@ def as_result(value, example):
     return float(value)
 
 
-def as_leaf_result(grad, example):
+def as_leaf_result(grad: Any, example: Any) -> Any:
     """A gradient in its input's form (SymPy stays SymPy, as do closed forms
     that still hold symbols in mixed symbolic/numeric calls)."""
     if grad is None or isinstance(example, sp.Expr) or isinstance(grad, Tracer):
@@ -103,7 +106,8 @@ def as_leaf_result(grad, example):
     return as_result(grad, example)
 
 
-def seeded_kernel(traced, outs, wrt, name, guards=()):
+def seeded_kernel(traced: Any, outs: Sequence[sp.Expr], wrt: Sequence[Leaf], name: str,
+                  guards: Sequence[Any] = ()) -> tuple[Kernel, list[Leaf], list[Any], list[Any]]:
     """A kernel for the VJP of `outs` (one cotangent seed Leaf each) with
     respect to the leaves `wrt`: kernel(*inputs, *seeds) -> the non-None grads."""
     seeds = [Leaf(f"dy{i}", traced.shapes(e), role="ct") for i, e in enumerate(outs)]
@@ -118,13 +122,13 @@ def seeded_kernel(traced, outs, wrt, name, guards=()):
     return kernel, seeds, grads, examples
 
 
-def spread(grads, values):
+def spread(grads: Sequence[Any], values: Sequence[Any]) -> list[Any]:
     """Kernel results for the non-None entries of `grads`, None elsewhere."""
     out = iter(values)
     return [None if gr is None else next(out) for gr in grads]
 
 
-def _basis(shape):
+def _basis(shape: tuple[int, ...]) -> Iterator[tuple[tuple[int, ...], Any]]:
     """One-hot arrays (a number for shape ()) for every index of `shape`."""
     for idx in np.ndindex(shape):
         e = np.zeros(shape)
@@ -132,7 +136,9 @@ def _basis(shape):
         yield idx, (e if shape else 1.0)
 
 
-def jacobian_blocks(kernel, oshape, grads, wrt, inputs, lift=None):
+def jacobian_blocks(kernel: Callable[..., Any], oshape: tuple[int, ...], grads: Sequence[Any],
+                    wrt: Sequence[Leaf], inputs: Sequence[Any],
+                    lift: Callable[[Any, Any], Any] | None = None) -> list[Any] | None:
     """Run a seeded VJP kernel once per output element; None if a guard fails.
     `lift(values, seed)` (a nested derivative) makes each row tracers of the
     enclosing trace, stacked by traced NumPy calls."""
@@ -152,7 +158,7 @@ def jacobian_blocks(kernel, oshape, grads, wrt, inputs, lift=None):
     return [None if j is None else (j if j.ndim else float(j)) for j in jac]
 
 
-def _matched(node, dy, path):
+def _matched(node: Any, dy: Any, path: str) -> Any:  # node: a pytree.Node
     """dy with every dict's items in the order of the output's dict (node),
     so a cotangent is matched to the output by key, never by position."""
     if node.kind == "dict" and isinstance(dy, dict):
@@ -173,13 +179,13 @@ def _matched(node, dy, path):
     return dy
 
 
-def flat_cotangent(dy, seeds, out_tree):
+def flat_cotangent(dy: Any, seeds: Sequence[Leaf], out_tree: pytree.Node) -> list[Any]:
     """The leaves of the cotangent dy, one per output leaf, matched to the
     output (`out_tree`) by key and position, with their shapes checked.  A
     complex output takes a complex cotangent as its two real parts (a real
     one has imaginary part 0), so `back(dy)` is the gradient of
     `Re(conj(dy) * y)`, Zygote's convention."""
-    flat = []
+    flat: list[tuple[str, Any]] = []
     pytree.flatten(_matched(out_tree, dy, "dy"), "dy", flat)
     if len(flat) != len(seeds):
         raise ValueError(f"the cotangent dy has {len(flat)} leaves but the output of f "
@@ -191,7 +197,8 @@ def flat_cotangent(dy, seeds, out_tree):
     return [v for _, v in flat]
 
 
-def lift_results(traced, nodes, values, seeds=None):
+def lift_results(traced: Any, nodes: Sequence[Any], values: Sequence[Any],
+                 seeds: dict[Leaf, Any] | None = None) -> Sequence[Any]:
     """Results of a derivative taken inside another one (nesting), as tracers
     of the enclosing trace, so the outer derivative differentiates them too.
 
@@ -213,6 +220,6 @@ def lift_results(traced, nodes, values, seeds=None):
     return [None if n is None else enclosing.new(next(lifted), v) for n, v in zip(nodes, values)]
 
 
-def plain(v):
+def plain(v: Any) -> Any:
     """The value of a tracer of an enclosing trace (a nested derivative's input)."""
     return v.value if isinstance(v, Tracer) else v

@@ -28,13 +28,25 @@ from sympy.logic.boolalg import Boolean
 
 from ..ir import build as b
 from ..ir.nodes import children, postorder
-from ..ir.ops import ArrayOp
+from ..ir.ops import ArrayOp, Index, Scatter, SetItem, Where
+from ..ir.select import pick
 from ..ir.special import either, nonfinite
 from .rules import rule_for, unbounded
 
 
 def _either(a, c):
     return c if a is None or a == c else b.call(either, a, c)
+
+
+def _product(ct, p):
+    """ct*p; where ct is a select's cotangent, zero off its branch, the select
+    of the product: a partial that is nan or inf where the branch is not
+    taken (`np.where(np.isnan(y), 0, a*y)`: ∂/∂a is y) then gives 0, not
+    0*nan.  The same count of ops, so it costs nothing where all is finite."""
+    if isinstance(ct, Where) and b.ZERO in ct.args[1:]:
+        c, yes, no = ct.args
+        return pick(c, b.mul(yes, p), b.ZERO) if no == b.ZERO else pick(c, b.ZERO, b.mul(no, p))
+    return b.mul(ct, p)
 
 
 def _split(term):
@@ -102,12 +114,30 @@ class Backward:
         self.arrived = [hit if p is None or not pole else _either(hit, b.call(nonfinite, p))
                         for p in partials]
         return [None if p is None else self.unbroadcast(
-            b.mul(ct, p) if h is None else b.strong_mul(ct, p, h), self.shapes(y), x)
+            _product(ct, p) if h is None else b.strong_mul(ct, p, h), self.shapes(y), x)
             for x, p, h in zip(y.args, partials, self.arrived)]
 
     def pass_hit(self, y):
         """A select: the flag reaching y passes to its operands unchanged."""
         self.arrived = [self.hits.get(y)] * len(y.args)
+
+
+# the operands that carry values into a gather, a scatter and an item assignment
+# (the rest are the positions: an integer that picks a window `x[i:i + B]`)
+_VALUE_OPERANDS = {Index: 1, Scatter: 1, SetItem: 2}
+
+
+def _value_reach(outputs):
+    """The nodes whose values flow into the outputs: a leaf that only picks
+    positions gets None, as an integer that picked a slice by its value did."""
+    seen, todo = set(), list(outputs)
+    while todo:
+        node = todo.pop()
+        if node not in seen:
+            seen.add(node)
+            kids = children(node)
+            todo.extend(kids[:_VALUE_OPERANDS.get(type(node), len(kids))])
+    return seen
 
 
 def vjp(outputs, cotangents, wrt, shapes):
@@ -149,6 +179,8 @@ def vjp(outputs, cotangents, wrt, shapes):
     # a leaf the output reaches only through zero partials (floor, a
     # comparison) gets 0; a leaf it does not reach at all gets None
     reached = set(order)
+    if any(leaf in reached and leaf not in grads for leaf in wrt):
+        reached = _value_reach(outputs)
     return [b.broadcast_to(grads.get(leaf, b.ZERO), leaf.shape, shapes) if leaf in reached
             else None for leaf in wrt]
 

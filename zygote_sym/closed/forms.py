@@ -17,8 +17,10 @@ import sympy as sp
 from ..ir.nodes import Leaf, children, postorder, tree_size
 from ..ir.ops import static
 from .indexed import IndexForm, Unsupported
+from .progress import Progress
 
 TREE_MAX = 400       # nodes of an expanded tree shown whole
+TEMP_NAMES = ("t", "u", "v", "s", "tmp")  # temporaries t_0, t_1, ...: the first letter no one uses
 SIMPLIFY_MAX = 40    # sympy.simplify only below this many operations
 TIDY_MAX = 400       # factor_terms/collect only below this many operations
 CHUNK = 40           # a long unshared chain is cut into temporaries this large
@@ -37,8 +39,10 @@ class Forms:
         self.base = {}      # node -> the Symbol/IndexedBase of its temporary
 
 
-def closed_forms(roots, shapes, names, tidy=True):
-    """Forms of `roots` (nodes or None) with leaves named by `names` (closed/names.py)."""
+def closed_forms(roots, shapes, names, tidy=True, progress=None):
+    """Forms of `roots` (nodes or None) with leaves named by `names`
+    (closed/names.py); `progress` (closed/progress.py) hears of each form."""
+    progress = progress or Progress()
     present = [r for r in roots if r is not None]
     bound, notes = set(), []
     size = tree_size(present)
@@ -46,58 +50,38 @@ def closed_forms(roots, shapes, names, tidy=True):
         bound = _shared(present)
         size = f"{size}" if size < 10**6 else f"about 10^{len(str(size)) - 1}"
         notes.append(f"the expanded result would have {size} nodes (more than {TREE_MAX}): "
-                     "shared subexpressions are shown as temporaries t_k")
+                     f"shared subexpressions are shown as temporaries {_temp(names, 0)}, "
+                     f"{_temp(names, 1)}, …")
     while True:
         try:
-            exprs, indices, lines, bases, computed = _convert(roots, shapes, names, bound)
+            exprs, indices, lines, bases, computed = _convert(roots, shapes, names, bound,
+                                                              progress)
             break
         except Unsupported as e:  # show it as computed, its operands as temporaries
             bound |= {e.node} | {c for c in children(e.node) if children(c)}
             notes.append(f"{e}: no index-notation form, shown as computed")
     if tidy:
-        exprs, lines = _tidy_all(exprs, lines, notes, simplify=not bound)
+        exprs, lines = _tidy_all(exprs, lines, notes, not bound, progress)
     forms = Forms(exprs, indices, lines, notes, [(n, shapes(n), n in computed) for n in bases])
     forms.base = bases
     return forms
 
 
-def _tidy_all(exprs, lines, notes, simplify):
-    """`person` on every form (the results first) until TIDY_SECONDS have
-    passed; a progress bar (tqdm, when installed) for long let-bound forms."""
+def _tidy_all(exprs, lines, notes, simplify, progress):
+    """`person` on every form (the results first) until TIDY_SECONDS have passed."""
     deadline = time.perf_counter() + TIDY_SECONDS
     todo = [e for e in exprs if e is not None] + [d for _, d in lines if isinstance(d, sp.Basic)]
     done = {}
-    with _progress(len(todo)) as bar:
-        for e in todo:
-            if time.perf_counter() > deadline:
-                notes.append(f"tidying stopped after {TIDY_SECONDS} s: {len(todo) - len(done)} "
-                             "of the forms are shown as built")
-                break
-            done[e] = person(e, simplify)
-            bar.update(1)
+    progress.stage("tidying closed forms", len(todo))
+    for e in todo:
+        if time.perf_counter() > deadline:
+            notes.append(f"tidying stopped after {TIDY_SECONDS} s: {len(todo) - len(done)} "
+                         "of the forms are shown as built")
+            break
+        done[e] = person(e, simplify)
+        progress.update()
     return ([None if e is None else done.get(e, e) for e in exprs],
             [(t, done.get(d, d) if isinstance(d, sp.Basic) else d) for t, d in lines])
-
-
-class _NoBar:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
-
-    def update(self, k):
-        pass
-
-
-def _progress(total):
-    if total < 200:
-        return _NoBar()
-    try:
-        from tqdm.auto import tqdm  # optional
-    except ImportError:
-        return _NoBar()
-    return tqdm(total=total, desc="derive: tidying closed forms", leave=False)
 
 
 def _shared(roots):
@@ -116,16 +100,24 @@ def _shared(roots):
     return bound
 
 
-def _convert(roots, shapes, names, bound):
+def _temp(names, k):
+    """The k-th temporary's name: `t_k`, or `u_k`, ... when the user has a
+    `t` (t_{0} would read as an element of it) or the name is in use."""
+    prefix = next((p for p in TEMP_NAMES if p not in names.reserved
+                   and not any(r.startswith(p + "_") for r in names.reserved)), "tmp")
+    return f"{prefix}_{k}"
+
+
+def _convert(roots, shapes, names, bound, progress):
     """(exprs, free indices per root, temporaries) with `bound` nodes named."""
     temps, bases, lines, reserved, computed = {}, {}, [], set(names.reserved), set()
-    form = IndexForm(shapes, names.element, names.length, reserved, temps)
+    form = IndexForm(shapes, names.element, names.length, reserved, temps, names.counts)
     order = [n for n in postorder([r for r in roots if r is not None]) if n in bound]
+    progress.stage("index notation", len(order) + len(roots))
     for k, node in enumerate(order):
+        progress.update()
         shape = shapes(node)
-        name = f"t_{k}"
-        while name in reserved:
-            name = "_" + name
+        name = _temp(names, k)
         base = sp.IndexedBase(name, real=True) if shape else sp.Symbol(name, real=True)
         idx = form.free_index(shape)
         form.start(idx)
@@ -148,6 +140,7 @@ def _convert(roots, shapes, names, bound):
             exprs.append(None)
             indices.append(())
             continue
+        progress.update()
         idx = form.free_index(shapes(r))
         form.start(idx)
         exprs.append(form.element(r, idx))
@@ -170,7 +163,7 @@ def person(e, simplify=True):
         return e
     ops = sp.count_ops(e)
     if ops > TIDY_MAX:
-        return e
+        return _minus_out(e)
     best, best_ops = e, ops
     candidates = [lambda: _pull_constants(e), lambda: _pull_constants(sp.factor_terms(e))]
     if simplify and ops <= SIMPLIFY_MAX and not e.has(sp.Sum, sp.Product):  # (slow on sums)
@@ -181,9 +174,18 @@ def person(e, simplify=True):
         except Exception:  # noqa: BLE001  SymPy's simplify has bugs (sum_add: StopIteration)
             continue
         c_ops = sp.count_ops(c)
-        if c_ops < best_ops or c_ops == best_ops and len(str(c)) < len(str(best)):
+        if c_ops < best_ops or c_ops == best_ops and len(str(c)) <= len(str(best)):  # (ties:
+            # the rewritten form, constants outside the sum, as a person writes)
             best, best_ops = c, c_ops
-    return best
+    return _minus_out(best)
+
+
+def _minus_out(e):
+    """`Σ −a_i` as `−Σ a_i`: SymPy prints a sum's body without parentheses,
+    so `\\sum -a_i` would read as "sum minus"."""
+    return e.replace(lambda x: isinstance(x, sp.Sum) and isinstance(x.function, sp.Mul)
+                     and x.function.could_extract_minus_sign(),  # (a sum body is parenthesised)
+                     lambda x: -sp.Sum(-x.function, *x.limits))
 
 
 def _pull_constants(e):
@@ -195,7 +197,8 @@ def _pull_constants(e):
         inside, outside = [], []
         for f in sp.Mul.make_args(sp.factor_terms(body)):
             (inside if f.free_symbols & dummies else outside).append(f)
-        if not inside:  # Σ_{i=0}^{n-1} c = n c
+        triangular = any((lo.free_symbols | hi.free_symbols) & dummies for _, lo, hi in limits)
+        if not inside and not triangular:  # Σ_{i=0}^{n-1} c = n c
             return sp.Mul(*outside, *[hi - lo + 1 for _, lo, hi in limits])
         if not outside:
             return s

@@ -20,7 +20,7 @@ import sympy as sp
 from sympy.core.relational import Relational
 from sympy.logic.boolalg import BooleanAtom, BooleanFunction
 
-from ..ir.nodes import Leaf, children
+from ..ir.nodes import Leaf, children, postorder
 from ..ir.special import either, nonfinite
 from ..ir.ops import (ArrayOp, BroadcastTo, Band, Concatenate, Cumprod, Cumsum, Einsum,
                       Index, LogSumExp, MatMul, Norm, Prod, Reshape, Scatter, SetItem, Shift,
@@ -62,8 +62,9 @@ class IndexForm:
     an index must not take.
     """
 
-    def __init__(self, shapes, leaf, length, reserved=(), bound=None):
+    def __init__(self, shapes, leaf, length, reserved=(), bound=None, counts=None):
         self.shapes, self.leaf, self.length = shapes, leaf, length
+        self.counts = counts or {}  # 1/200 -> 1/n (per_count)
         self.reserved = set(reserved)
         self.bound = bound if bound is not None else {}
         self._memo, self._context = {}, set()
@@ -103,7 +104,7 @@ class IndexForm:
         if isinstance(node, Leaf):
             return self.leaf(node, idx)
         if not children(node):
-            return _number(node)
+            return self.counts.get(node) or _number(node)
         if isinstance(node, (nonfinite, either)):  # the forms are read at finite values,
             return sp.false                        # where strong_mul is plain a*b
         shape = self.shapes(node)
@@ -165,8 +166,37 @@ def _number(node):
     return node
 
 
+def per_count(root, shapes, length):
+    """{1/N: 1/n} where the factor 1/N multiplies a sum over N elements
+    (`np.mean(x)` is `Sum(x)/200`): the mean and its pullback (`ct/200`, the
+    same number) read `Σ x / n`, n the summed axes' length symbols (equal
+    values: the forms stay faithful).  Other numbers (`np.sum(x)/2`) stay."""
+    counts = {}
+    for node in postorder([root]):
+        if not isinstance(node, sp.Mul):
+            continue
+        sums = [o for o in node.args if isinstance(o, Sum)]
+        for c in node.args:
+            if sums and isinstance(c, sp.Rational) and not c.is_Integer:
+                axes, xshape = sums[0].params[0], shapes(sums[0].operands[0])
+                big = int(np.prod([xshape[a] for a in axes]))
+                count = sp.Mul(*[length(xshape[a]) for a in axes])
+                if c * big == 1 and count.free_symbols:
+                    counts[c] = 1 / count
+    return counts
+
+
+def summed(e: sp.Expr, ranges: list[tuple[sp.Symbol, sp.Expr, sp.Expr]]) -> sp.Expr:
+    """Σ e over `ranges` (dummy, low, high); over an index e does not
+    depend on, the sum is a count: Σ_{i=0}^{n-1} c = n c (a length reads n)."""
+    free: set[sp.Basic] = getattr(e, "free_symbols", set())
+    used = [r for r in ranges if r[0] in free]
+    count = sp.Mul(*[hi - lo + 1 for d, lo, hi in ranges if d not in free])
+    return count * (sp.Sum(e, *used) if used else e)
+
+
 def _sum(self, node, idx, shape):
-    return self._reduce(node, idx, lambda e, r: sp.Sum(e, *r))
+    return self._reduce(node, idx, lambda e, r: summed(e, r))
 
 
 def _prod(self, node, idx, shape):
@@ -207,7 +237,7 @@ def _sum_to(self, node, idx, shape):
     sub = dict(zip(axes, dummies))
     xidx = tuple(sub[a] if a in sub else idx[a - lead] for a in range(len(xshape)))
     e = self._at(x, xidx, xshape)
-    return sp.Sum(e, *[self._range(d, xshape[a]) for a, d in sub.items()]) if axes else e
+    return summed(e, [self._range(d, xshape[a]) for a, d in sub.items()])
 
 
 def _where(self, node, idx, shape):
@@ -241,8 +271,7 @@ def _einsum(self, node, idx, shape):
     sizes = {c: n for term, o in zip(ins, node.operands) for c, n in zip(term, self.shapes(o))}
     body = sp.Mul(*[self.element(o, tuple(at[c] for c in term))
                     for term, o in zip(ins, node.operands)])
-    ranges = [self._range(at[c], sizes[c]) for c in letters]
-    return sp.Sum(body, *ranges) if ranges else body
+    return summed(body, [self._range(at[c], sizes[c]) for c in letters])
 
 
 def _reshape(self, node, idx, shape):

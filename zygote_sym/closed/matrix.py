@@ -3,14 +3,22 @@ MatrixSymbol algebra (`2*X.T*(X*w - Y)`, as matrixcalculus.org prints it).
 
 Vectors are columns (n x 1).  What converts: matrix and vector leaves,
 `@`, transposes, reshapes between a vector and a column or row, sums and
-differences of same-shaped operands, scalar multiples, and elementwise
-products and integer powers of same-shaped operands (Hadamard, `∘`).  Any
-other node (an elementwise function, a reduction, a broadcast) means the
-expression is not a matrix expression: :func:`matrix_form` returns None and
-the index-notation form stands.
+differences of same-shaped operands (a scalar added to every element is
+c·1, SymPy's OneMatrix), scalar multiples, elementwise products and
+integer powers of same-shaped operands (Hadamard, `∘`), and SymPy's
+elementwise functions that NumPy has as ufuncs (`tanh(W x + b)`, SymPy's
+ElementwiseApplyFunction printed as a person writes it), so a layer reads
+∂f/∂x = 2Wᵀ(tanh(Wx+b) ∘ (1 − tanh^{∘2}(Wx+b))).  Any other node (a
+reduction, a broadcast, erf) means the expression is not a matrix
+expression: :func:`matrix_form` returns None and the index-notation form
+stands.  The tests evaluate every matrix form with `lambdify` against the
+numeric gradient (Derivation.evaluate).
 """
 import numpy as np
 import sympy as sp
+from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
+from sympy.printing.codeprinter import PrintMethodNotImplementedError
+from sympy.printing.numpy import NumPyPrinter
 
 from ..ir.nodes import Leaf, children, postorder
 from ..ir.ops import ArrayOp, MatMul, Reshape, Transpose
@@ -28,6 +36,8 @@ class Matrices(dict):
 
     def add(self, leaf, node, shapes):
         form = matrix_form(node, shapes, self.names, self.bases)
+        if form is not None and form.has(Elementwise) and not _products(form):
+            form = None  # elementwise only (sin(x) ∘ x): a person writes it per element, x_i
         if form is not None:
             matrix_form(leaf, shapes, self.names, self.bases)
             self[leaf] = _common_factors(person(form, simplify=False))
@@ -41,8 +51,22 @@ class Matrices(dict):
         args = {self.bases[x]: np.reshape(v, _as_matrix_shape(np.shape(v)))
                 for x, v in numeric.items() if x in self.bases}
         args.update((s, v) for s, v in env.items() if isinstance(s, sp.Symbol))
-        fn = sp.lambdify(list(args), self[leaf], modules="numpy")
+        fn = sp.lambdify(list(args), self[leaf], modules="numpy", printer=_NumPy)
         return np.reshape(np.asarray(fn(*args.values()), dtype=float), leaf.shape)
+
+
+class _NumPy(NumPyPrinter):
+    """SymPy's NumPy printer plus the elementwise power (it has the
+    elementwise product, not `HadamardPower`)."""
+
+    def _print_ElementwiseApplyFunction(self, expr):
+        d = expr.function.variables[0]
+        return "(lambda %s: %s)(%s)" % (self._print(d), self._print(expr.function.expr),
+                                        self._print(expr.expr))
+
+    def _print_HadamardPower(self, expr):
+        return "%s(%s, %s)" % (self._module_format("numpy.power"), self._print(expr.base),
+                               self._print(expr.exp))
 
 
 class _NotMatrix(Exception):
@@ -101,8 +125,8 @@ def _convert(node, args, shapes, names, bases):
             raise _NotMatrix
         scalars = [a for a in args if not isinstance(a, sp.MatrixExpr)]
         if isinstance(node, sp.Add):
-            if scalars and mats:
-                raise _NotMatrix  # a scalar added to every element: not matrix algebra
+            if scalars and mats:  # a scalar added to every element: c 𝟙 (the all-ones matrix)
+                mats.append(sp.Add(*scalars) * sp.OneMatrix(*mats[0].shape))
             return sp.MatAdd(*mats).doit(deep=False) if mats else sp.Add(*scalars)
         m = mats[0] if len(mats) == 1 else sp.HadamardProduct(*mats) if mats else None
         return sp.Mul(*scalars) * m if m is not None else sp.Mul(*scalars)
@@ -110,9 +134,59 @@ def _convert(node, args, shapes, names, bases):
         if not (args[1].is_Integer and args[1] > 0):
             raise _NotMatrix
         return sp.HadamardPower(args[0], args[1])
+    if len(args) == 1 and isinstance(args[0], sp.MatrixExpr) and _elementwise(node):
+        d = sp.Dummy("d")
+        return Elementwise(sp.Lambda(d, node.func(d)), args[0])
     if any(isinstance(a, sp.MatrixExpr) for a in args):
         raise _NotMatrix
     return node.func(*args)
+
+
+def _products(m):
+    """Whether `m` holds a matrix product or a transpose: matrix algebra."""
+    return any(isinstance(e, sp.Transpose) or isinstance(e, sp.MatMul) and sum(
+        isinstance(a, sp.MatrixExpr) for a in e.args) > 1 for e in sp.preorder_traversal(m))
+
+
+def _elementwise(node):
+    """A function of SymPy's own (tanh, exp, log, ...) that SymPy's NumPy
+    printer writes as a NumPy ufunc: elementwise on an array, and `lambdify`
+    can check it (erf prints as the scalar `math.erf`: index notation)."""
+    if not (isinstance(node, sp.Function) and type(node).__module__.startswith("sympy.functions")):
+        return False
+    try:
+        code = _NumPy({"strict": True}).doprint(node.func(sp.Symbol("d")))
+    except PrintMethodNotImplementedError:
+        return False
+    return code.startswith("numpy.")
+
+
+class Elementwise(ElementwiseApplyFunction):
+    """A function applied to every element, written as a person writes it:
+    `tanh(W x + b)` (SymPy's own form prints `(d ↦ tanh(d))_∘(W x + b)`)."""
+
+    def _latex(self, printer):
+        return _applied(self, printer._print)
+
+    def _sympystr(self, printer):
+        return _applied(self, printer._print)
+
+    def _mathml_presentation(self, printer):
+        # (the function of a placeholder, the placeholder's node replaced by the argument's)
+        out = printer._print(self.function(_HOLE))
+        for node in out.getElementsByTagName("mi"):
+            if node.firstChild is not None and node.firstChild.data == _HOLE.name:
+                node.parentNode.replaceChild(printer._print(self.expr), node)
+        return out
+
+
+_HOLE = sp.Symbol("HOLE")
+
+
+def _applied(e, show):
+    """`show` (a printer's text) of the function at a placeholder, the
+    placeholder's text replaced by the argument's: `\\tanh{\\left(W x + b\\right)}`."""
+    return show(e.function(_HOLE)).replace(show(_HOLE), show(e.expr))
 
 
 def _reshape(m, old, new):
@@ -135,6 +209,10 @@ def _split(m):
         g = -g if all(c < 0 for c in coeffs) else g
         terms = [_join(c / g, r) for c, r in parts]
         return g, sp.MatAdd(*terms, evaluate=False)
+    if isinstance(m, sp.HadamardProduct):  # 2 (a ∘ b): the numbers out of the product
+        parts = [_split(a) for a in m.args]
+        return sp.Mul(*[c for c, _ in parts]), sp.HadamardProduct(*[r for _, r in parts],
+                                                                   evaluate=False)
     if isinstance(m, sp.MatMul):
         coef, mats = sp.S.One, []
         for a in m.args:
@@ -143,6 +221,8 @@ def _split(m):
                 coef, mats = coef * c, mats + [r]
             elif a.is_Rational:
                 coef *= a
+            elif isinstance(a, sp.Mul) and a.args[0].is_Rational:  # (2*x: a scalar's number)
+                coef, mats = coef * a.args[0], mats + [sp.Mul(*a.args[1:])]
             else:
                 mats.append(a)
         return coef, sp.MatMul(*mats, evaluate=False) if len(mats) > 1 else mats[0]

@@ -27,18 +27,24 @@ class Names:
     """Symbols for the leaves of one trace and for its axis lengths.
 
     `symbolic` maps a leaf to the user's own SymPy expression (fully
-    symbolic mode), used as is.
+    symbolic mode), used as is; `renamed` maps a leaf to the name the user
+    unpacked it into (closed/unpack.py); the lengths of `unlisted` leaves
+    (vectors split into named elements) are not named; `used` are the
+    names in the user's code (closed/variables.py): no name the library
+    makes (lengths here; indices, temporaries, sequences from `reserved`)
+    is one of them.
     """
 
-    def __init__(self, leaves, consts, symbolic=None):
+    def __init__(self, leaves, consts, symbolic=None, renamed=None, unlisted=(), used=()):
         self.symbolic = dict(symbolic or {})
         self.leaves = list(leaves) + list(consts)
         self.consts = list(consts)
         self.names = {leaf: symbol_name(leaf.name) for leaf in self.leaves}
-        taken = set(self.names.values())
+        self.names.update(renamed or {})
+        taken = set(self.names.values()) | set(used)
         self.lengths = {}
         for leaf in self.leaves:
-            for n in leaf.shape:
+            for n in () if leaf in unlisted else leaf.shape:
                 if n > 1 and n not in self.lengths:
                     name = next((c for c in LENGTH_NAMES if c not in taken),
                                 f"n_{self.names[leaf]}")
@@ -47,6 +53,7 @@ class Names:
         self.reserved = taken | {str(s) for e in self.symbolic.values()
                                  for s in getattr(e, "free_symbols", ())}
         self._bases = {}
+        self.counts = {}  # numbers shown as counts: 1/200 -> 1/n (closed/indexed.per_count)
 
     def length(self, n):
         return self.lengths.get(n, sp.Integer(n))

@@ -115,7 +115,7 @@ def compile_region(expr, names, bool_names):
 
 
 # ------------------------------------------------------------ cost model
-_faster_in_numpy = {}
+_faster_in_numpy: dict = {}
 
 
 def faster_in_numpy(func, size):
@@ -195,7 +195,7 @@ def is_subtrahend(node, parents):
     return _negated(node) is not None and all(isinstance(p, sp.Add) for p in parents)
 
 
-_numexpr_pays = {}
+_numexpr_pays: dict = {}
 
 
 def numexpr_pays(size):

@@ -22,6 +22,7 @@ import os
 import sys
 import tempfile
 import threading
+from typing import Any, Callable, Dict, Optional
 
 import numpy as np
 import sympy as sp
@@ -31,7 +32,7 @@ from ..ir.ops import rint
 from ..ir.special import either, logaddexp, safe, sigmoid, softplus, stop_gradient, strong_mul
 from . import runtime
 
-numba = None  # imported when first needed (importing it takes ~0.3 s): see _numba()
+numba: Any = None  # imported when first needed (importing it takes ~0.3 s): see _numba()
 
 INSTALL = "pip install numba (or pip install 'zygote_sym[fused]')"
 
@@ -83,16 +84,16 @@ LOOP_NAMES = {
 
 # runtime.py's scalar helpers, compiled once per process when first needed
 _HELPERS = ("_sign", "_exp2", "_softplus", "_sigmoid", "_logaddexp", "_strong_mul")
-_helpers = {}
+_helpers: Dict[str, Callable] = {}
 _lock = threading.Lock()
 
 
-def available():
+def available() -> bool:
     """Is numba installed (it is not imported here)?"""
     return numba is not None or importlib.util.find_spec("numba") is not None
 
 
-def require():
+def require() -> None:
     """Import numba (optional: lazily), or raise ImportError naming the install."""
     global numba
     if numba is None:
@@ -104,7 +105,7 @@ def require():
         numba = module
 
 
-def namespace():
+def namespace() -> Dict[str, Any]:
     """What generated loop and scalar functions read: modules, and the
     scalar helpers of runtime.py compiled by numba."""
     require()
@@ -116,7 +117,7 @@ def namespace():
     return {"math": math, "np": np, **_helpers}
 
 
-def cache_dir():
+def cache_dir() -> Optional[str]:
     """The directory of cached fused kernels, or None (in memory only)."""
     env = os.environ.get("ZYGOTE_SYM_CACHE_DIR")
     if env is not None:
@@ -145,7 +146,7 @@ def _module_file(source):
         return None
 
 
-def load(source, signatures):
+def load(source: str, signatures: Dict[str, tuple]) -> Dict[str, Any]:
     """{name: numba dispatcher} for the functions of `source`, each compiled
     now for its one signature (a tuple of numba types; nothing is compiled
     at call time: other argument types raise TypeError, and the caller runs
@@ -154,7 +155,7 @@ def load(source, signatures):
     ns = dict(namespace())
     path = _module_file(source)
     if path is not None:
-        spec = importlib.util.spec_from_file_location(os.path.basename(path)[:-3], path)
+        spec: Any = importlib.util.spec_from_file_location(os.path.basename(path)[:-3], path)
         module = importlib.util.module_from_spec(spec)
         module.__dict__.update(ns)
         sys.modules.setdefault(spec.name, module)  # numba's cache finds functions by module
@@ -176,18 +177,19 @@ def load(source, signatures):
     return out
 
 
-def typeof_scalar(boolean):
+def typeof_scalar(boolean: bool) -> Any:
+    """numba's type of a loop's scalar input."""
     return numba.types.boolean if boolean else numba.types.float64
 
 
-def typeof_array(boolean):
+def typeof_array(boolean: bool) -> Any:
     """A loop's array input: 1-D, contiguous, read only (so that read-only
     arrays, such as np.broadcast_to's, are taken as well as writable ones)."""
     dtype = numba.types.boolean if boolean else numba.types.float64
     return numba.types.Array(dtype, 1, "C", readonly=True)
 
 
-def typeof_value(value):
+def typeof_value(value: object) -> Any:
     """numba's type of an example scalar input, or None when the fused
     backend does not take it (complex, Fraction, object)."""
     if isinstance(value, (bool, np.bool_)):

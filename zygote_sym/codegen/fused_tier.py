@@ -29,6 +29,7 @@ import logging
 import queue
 import threading
 import time
+from typing import Any, Callable, List, Optional
 
 import numpy as np
 
@@ -41,12 +42,12 @@ BACKENDS = ("auto", "numpy", "fused")
 FUSE_AFTER = 5.0  # seconds of CPU time in the NumPy kernel before "auto" compiles
 RACE = 5  # timed calls of each kernel before "auto" keeps the faster
 
-_jobs = queue.SimpleQueue()
-_worker = []
+_jobs: "queue.SimpleQueue[Callable[[], None]]" = queue.SimpleQueue()
+_worker: List[threading.Thread] = []
 _worker_lock = threading.Lock()
 
 
-def check_backend(backend):
+def check_backend(backend: str) -> str:
     """The backend name, validated; ImportError for "fused" without numba."""
     if backend not in BACKENDS:
         raise ValueError(f"compile(backend={backend!r}): the backend is one of "
@@ -56,7 +57,7 @@ def check_backend(backend):
     return backend
 
 
-def stand_in(value):
+def stand_in(value: Any) -> Any:
     """An example input's type, dtype and ndim without its data: what a later
     fused compile needs, without keeping a large array alive."""
     if isinstance(value, np.ndarray):
@@ -94,6 +95,11 @@ class _Timed:
         self.calls += 1  # (racy across threads: a call more or less counted)
         if self.calls % self.SAMPLE:
             return self.kernel(*values)
+        return self.timed(*values)
+
+    def timed(self, *values):
+        """One call, timed, counting for `SAMPLE` calls (a caller that counts
+        its calls itself, scalar_dispatch.py, calls this every SAMPLE-th)."""
         start = time.thread_time()
         try:
             return self.kernel(*values)
@@ -179,7 +185,7 @@ class Tier:
         log.debug("%s: the %s kernel stays (%d calls each: fused %.3g s, NumPy %.3g s)",
                   self.name, self.backend, RACE, fused, numpy)
 
-    def wait(self, timeout=None):
+    def wait(self, timeout: Optional[float] = None) -> str:
         """Block until the fused compile has finished (or `timeout` s); the
         backend the holder now calls.  Asks for the compile now if "auto"
         was still counting calls."""
@@ -212,10 +218,10 @@ class Tiered:
     """What a compiled function (compiled.py, `_last`: its latest
     specialization) tells and does about its backend."""
 
-    _last = None
+    _last: Any = None
 
     @property
-    def backend(self):
+    def backend(self) -> str:
         """"fused" or "numpy": the kernel the latest call ran (see compile)."""
         spec = self._last
         kernels = [spec.kernel] if hasattr(spec, "kernel") else \
@@ -223,7 +229,7 @@ class Tiered:
         return "fused" if any(getattr(k, "backend", None) == "fused" for k in kernels) \
             else "numpy"
 
-    def wait_fused(self, timeout=None):
+    def wait_fused(self, timeout: Optional[float] = None) -> str:
         """Compile the latest specialization's fused kernels now (in the
         background thread) and wait for them (at most `timeout` s each);
         returns `backend` after the swap."""

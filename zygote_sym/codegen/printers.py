@@ -12,10 +12,13 @@ Special points: the stable forms of ir/special.py are kernel helpers in
 `math` and NumPy/SciPy calls in NumPy; a select (and a `safe`) in `math` is
 a conditional expression, which evaluates only the branch taken.
 """
+import math
+
 import sympy as sp
 
 from ..ir.nodes import Shapes
 from .names import MATH, NUMPY
+from .runtime import one_blas_thread
 
 _CONSTANTS = {sp.pi: "pi", sp.E: "e", sp.oo: "inf", -sp.oo: "-inf", sp.nan: "nan"}
 
@@ -235,10 +238,15 @@ class Printer:
 
     def _print_MatMul(self, node, code):
         a, b = self._structural(node, code)
+        if one_blas_thread(*map(self.shapes, node.operands)):  # see runtime.py
+            return f"_matmul1({a}, {b})", ATOM
         return f"{_paren(a)} @ {_paren(b)}", ATOM
 
     def _print_Dot(self, node, code):
         a, b = self._structural(node, code)
+        n = math.prod(self.shapes(node.operands[0]))  # (a dot product of the raveled)
+        if one_blas_thread((n,), (n,)):
+            return f"_dot1({a}, {b})", ATOM
         return f"np.dot(np.ravel({a}), np.ravel({b}))", ATOM
 
     def _print_Transpose(self, node, code):

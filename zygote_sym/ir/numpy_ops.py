@@ -55,9 +55,30 @@ def linrec(a, b, axis, reverse):
     return np.flip(s, axis) if reverse else s
 
 
+def _as_slice(key):
+    """A key whose one index array is a run of consecutive non-negative integers
+    among slices (a traced window `x[i:i + B]`) as the slice it stands for, else None."""
+    parts = key if type(key) is tuple else (key,)
+    arrays = [k for k in parts if type(k) is np.ndarray]
+    if len(arrays) != 1 or any(k is not None and k is not Ellipsis and type(k) is not slice
+                               for k in parts if k is not arrays[0]):
+        return None  # (an integer entry beside an array is an advanced index too)
+    a = arrays[0]
+    n = a.size
+    if a.ndim != 1 or n == 0 or a[0] < 0 or a[-1] - a[0] != n - 1 \
+            or np.count_nonzero(np.equal(np.subtract(a[1:], a[:-1]), 1)) != n - 1:
+        return None
+    start = int(a[0])
+    return tuple(slice(start, start + n) if k is a else k for k in parts)
+
+
 def scatter(ct, shape, key):
     """The transpose of `x[key]`: ct added into zeros of `shape`; repeated
-    indices accumulate (np.add.at)."""
+    indices accumulate (np.add.at).  A window's run of indices never repeats:
+    it is placed as its slice would be (the same numbers, signed zeros too)."""
+    window = _as_slice(key)
+    if window is not None:
+        return place(ct, shape, window)
     out = np.zeros(shape, dtype=np.result_type(ct, float))
     np.add.at(out, key, ct)
     return out

@@ -37,13 +37,13 @@ _ATOMIC = frozenset({int, float, complex, bool, str, bytes, type(None), Fraction
                      type(Ellipsis), type(NotImplemented), np.dtype, *np.sctypeDict.values()})
 _ATOMIC_ARRAYS = _ATOMIC | {np.ndarray}  # what a scrub skips (object arrays aside)
 _ARRAY_ONLY, _SEQS, _KIND = {np.ndarray}, {list, tuple}, operator.attrgetter("dtype.kind")
-_ATOMIC_BY_TYPE = {}
+_ATOMIC_BY_TYPE: dict = {}
 # names whose use means attributes may be read by computed names (watch them all)
 DYNAMIC = frozenset({"getattr", "vars", "__dict__", "__getattribute__", "attrgetter", "asdict",
                      "astuple", "fields", "replace", "copy", "deepcopy"})
 _LIBRARIES = set(sys.stdlib_module_names) | {"zygote_sym", "numpy", "scipy", "sympy", "numexpr",
                                              "mpmath", "_pytest", "pytest", "hypothesis"}
-SEQ_ITERATORS = (type(iter([])), type(reversed([])), type(iter(())))
+SEQ_ITERATORS: tuple[type, ...] = (type(iter([])), type(reversed([])), type(iter(())))
 _WRAPPERS = (staticmethod, classmethod)
 _LRU = type(functools.lru_cache(lambda: 0))
 

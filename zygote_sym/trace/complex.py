@@ -156,7 +156,7 @@ def _like(func):
 
 
 _PRODUCTS = {np.matmul}
-FUNCTIONS = {
+FUNCTIONS: dict = {
     **dict.fromkeys([np.sum, np.mean, np.reshape, np.transpose, np.ravel, np.squeeze,
                      np.expand_dims, np.swapaxes, np.moveaxis, np.broadcast_to, np.cumsum,
                      np.diff, np.flip, np.roll, np.diagonal, np.trace, np.take, np.copy,

@@ -196,7 +196,7 @@ TO_REAL = {
 }
 # NumPy's complex views of real values: np.real(x) is x, np.imag(x) zeros,
 # np.conj(x) is x, np.angle(x) is 0 or pi (atan2(0, x))
-ON_REAL = {
+ON_REAL: dict = {
     np.real:       lambda x: x,
     np.imag:       lambda x: np.zeros(np.shape(x.value if isinstance(x, Tracer) else x)) + 0.0,
     np.conjugate:  lambda x: x,

@@ -1,12 +1,15 @@
-"""The random draws and clock reads a traced function makes (a specialization
-that depends on them is not reusable: compiled.py warns or re-traces).
+"""The random draws, clock reads and I/O a traced function makes (a
+specialization that depends on them is not reusable: compile warns or
+refuses; zygote_sym.gradient runs f at every call instead).
 
 `Calls` watches C-level calls through a profile function; `Quiet` pauses it
 inside our own handlers; `rngs`/`rng_state` compare NumPy generators' states
 before and after (their draws are invisible to a profiler).
 """
+import builtins
 import datetime
 import gc
+import io
 import os
 import random
 import sys
@@ -20,11 +23,15 @@ _RANDOM = (random.Random, np.random.Generator, np.random.RandomState, np.random.
 _SPECIAL = {id(os.urandom): ("random", "os.urandom"), **{id(fn): ("clock", f"time.{fn.__name__}")
             for fn in (time.time, time.time_ns, time.perf_counter, time.perf_counter_ns,
                        time.monotonic, time.monotonic_ns, time.process_time)}}
+_SPECIAL.update({id(fn): ("io", fn.__name__) for fn in (builtins.print, builtins.input,
+                                                       builtins.open)})
 _NOW = frozenset({"now", "utcnow", "today"})
 
 
 def _impure(fn):
-    """("random" | "clock", public name) for a draw or a clock read, else None."""
+    """("random" | "clock" | "io", public name) for a draw, a clock read or
+    I/O (print, input, open, a file's methods: a kernel would not repeat them),
+    else None."""
     hit = _SPECIAL.get(id(fn))
     if hit is not None:
         return hit
@@ -36,6 +43,8 @@ def _impure(fn):
         owner = ("np.random" if s is np.random.mtrand._rand else "random" if s is random._inst
                  else type(s).__name__)
         return ("random", f"{owner}.{name}")
+    if isinstance(s, io.IOBase):
+        return ("io", f"{type(s).__name__}.{name}")
     if (s is datetime.datetime or s is datetime.date) and name in _NOW:  # (s may be an array)
         return ("clock", f"datetime.{s.__name__}.{name}")
     return None
@@ -61,6 +70,16 @@ def rng_state(g):
 def _fingerprint(x):  # a bit generator's state, arrays as bytes (repr would elide them)
     return tuple((k, _fingerprint(v)) for k, v in x.items()) if isinstance(x, dict) else \
         x.tobytes() if isinstance(x, np.ndarray) else x
+
+
+def _ours(frame):
+    """A draw made for zygote_sym or SymPy, not for f: `random.shuffle` and
+    friends are Python, so the module asking is the first one above `random`
+    (SymPy's assumption system shuffles its facts during nested derivatives)."""
+    while frame is not None and frame.f_globals.get("__name__") == "random":
+        frame = frame.f_back
+    return frame is not None and str(frame.f_globals.get("__name__", "")).startswith(
+        ("zygote_sym", "sympy"))
 
 
 class Calls:
@@ -98,7 +117,7 @@ class Calls:
         gc_codes, up = {getattr(cb, "__code__", None) for cb in gc.callbacks}, frame
         while up is not None and up.f_code not in gc_codes and up.f_code.co_name != "__del__":
             up = up.f_back
-        if up is None and not str(frame.f_globals.get("__name__", "")).startswith("zygote_sym"):
+        if up is None and not _ours(frame):
             self.found.append((*what, f"at {frame.f_code.co_filename}:{frame.f_lineno}"))
         if self.outer is not None:
             self.outer._hit(frame, what)

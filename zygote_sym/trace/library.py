@@ -45,7 +45,7 @@ LIBRARY = {**selects.LIBRARY, **special.LIBRARY, **signal.LIBRARY, **linalg.LIBR
 # holds its own instance of that class)
 _FUNCTIONS = frozenset(id(k) for k in LIBRARY if not isinstance(k, tuple))
 _INDEXERS = frozenset(map(id, selects.INDEXERS))
-_METHODS = {}
+_METHODS: dict = {}
 for _key in LIBRARY:
     if isinstance(_key, tuple):
         _METHODS.setdefault(type(_key[0]), {})[_key[1]] = LIBRARY[_key]
@@ -150,7 +150,7 @@ class _Proxy:
     def __repr__(self):
         return repr(self.__zygote_sym_proxy__)
 
-    @property
+    @property  # type: ignore[misc]  # read-only on purpose
     def __class__(self):  # isinstance(proxy, types.ModuleType), (proxy, norm_gen) hold
         original = self.__dict__["__zygote_sym_proxy__"]
         return type(self) if original is None else type(original)
@@ -219,7 +219,7 @@ def _frozen_arguments(rv):
 _RV_FROZEN = type(scipy.stats.norm()).__base__  # scipy.stats' rv_frozen
 
 
-_KNOWN_MODULES = {}  # id(module) -> does it hold LIBRARY entries (directly or in submodules)?
+_KNOWN_MODULES: dict = {}  # id(module) -> does it hold LIBRARY entries (directly or in submodules)?
 
 
 def _knows(module, depth=0):
@@ -236,7 +236,7 @@ def _knows(module, depth=0):
     return hit
 
 
-_PROXIES = {}  # id(original) -> (original, its proxy): one proxy per object
+_PROXIES: dict = {}  # id(original) -> (original, its proxy): one proxy per object
 
 
 def proxy(obj):

@@ -11,8 +11,10 @@ import itertools
 import operator
 import threading
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
+from typing import Any
 
 import numpy as np
 import sympy as sp
@@ -208,7 +210,8 @@ class _ComplexHook:
     """The operations on complex values, installed by trace/complex.py (which
     imports this module): a real tracer meeting a complex operand (a Python
     complex, a complex array, a ComplexTracer) hands the operation there."""
-    ufunc = function = None
+    ufunc: Callable[..., Any] | None = None
+    function: Callable[..., Any] | None = None
 
 
 COMPLEX = _ComplexHook()
@@ -292,6 +295,7 @@ class Tracer:
     __slots__ = ("expr", "value", "trace", "base")
     pytree_leaf = True  # pytree.is_leaf: a traced value is a leaf of any container
     __array_priority__ = 1000  # NumPy defers mixed operations to us
+    __pandas_priority__ = 5000  # pandas defers them too (DataFrame's own is 4000)
 
     def __init__(self, expr, value, trace):
         self.expr, self.value, self.trace, self.base = expr, value, trace, None
@@ -397,7 +401,14 @@ class Tracer:
         self.trace.guard(expr, outcome)
         return outcome
 
-    def __index__(self):
+    def __index__(self):  # an index, range(), a slice bound: integers only, as for a float
+        if np.asarray(self.value).dtype.kind not in "iub":
+            raise TypeError(f"the traced float {self.value!r} cannot be interpreted as an "
+                            "integer (an index, a range, a slice bound), as for a Python or "
+                            "NumPy float: take int() of it (its gradient is None)")
+        return self.__int__()
+
+    def __int__(self):
         value = self._concrete("int() / range() / indexing")
         if np.ndim(value) or not float(value).is_integer():
             raise TracerConversionError(
@@ -406,8 +417,6 @@ class Tracer:
                 "a number.")
         self.trace.guard(b.relation("==", self.expr, b.const(int(value))), True)
         return int(value)
-
-    __int__ = __index__
 
     def __float__(self):
         raise TracerConversionError(_CONVERSION_HELP.format(op="float() (also math.* functions)"))
@@ -523,4 +532,4 @@ for _name in ("sum", "mean", "prod", "max", "min", "var", "std", "cumsum", "cump
     setattr(Tracer, _name, _numpy_method(_name))
 
 
-TRACED = {Tracer}  # the classes of traced values; trace/complex.py adds ComplexTracer
+TRACED: set[type] = {Tracer}  # the classes of traced values; trace/complex.py adds ComplexTracer

@@ -7,6 +7,9 @@ subscripts made explicit) and builds one op of ir/ops.py, or composes
 existing handlers.  Index data that only the concrete values decide (sort
 order, boolean masks) becomes integer-array constants of the trace.
 """
+from collections.abc import Callable
+from typing import Any
+
 import itertools
 
 import numpy as np
@@ -19,10 +22,10 @@ from ...ir.ops import BroadcastTo
 from ..tracer import Tracer, newest
 
 
-def table():
+def table() -> tuple[dict[Any, Callable[..., Any]], Callable[..., Any]]:
     """A module's handler table and the decorator that fills it:
     `@handles(np.f, np.g)` above a handler."""
-    handlers = {}
+    handlers: dict[Any, Callable[..., Any]] = {}
 
     def handles(*funcs):
         def register(handler):

@@ -147,7 +147,7 @@ def call(trace, ufunc, inputs, pyop=None, builder=None):
     return trace.new(node, value)
 
 
-_EXPONENTS = weakref.WeakKeyDictionary()  # trace -> {exp node: value of its argument}
+_EXPONENTS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # trace -> {exp node: value of its argument}
 
 
 def _stable_value(trace, node, naive):

@@ -2,18 +2,95 @@
 (take, take_along_axis, sort, diagonal, trace, diag, flip, diff), and the
 functions whose integer results the values decide (argsort, argmax,
 nonzero, any, all: data guards, no gradient)."""
+import contextlib
+import contextvars
 import functools
 import operator
 
 import numpy as np
+import sympy as sp
 from numpy.lib.array_utils import normalize_axis_index
 
+from ...ir import build as b
 from ...ir import ops
 from ..tracer import Tracer
 from .common import apply, as_tracer, axes_of, no_rule, reduce, table, unsupported, view, zeros
 from .shapes import broadcast_to, ravel, transpose
 
 HANDLERS, handles = table()
+
+
+# windows are taken by the traces of compiled kernels only (a kernel for every offset);
+# elsewhere (derive's closed forms, a trace evaluated once) a slice keeps i's value
+_WINDOWS = contextvars.ContextVar("zygote_sym_windows", default=False)
+
+
+@contextlib.contextmanager
+def windows():
+    """Trace windows `x[i:i + B]` as gathers by `i + arange(B)` in this block."""
+    token = _WINDOWS.set(True)
+    try:
+        yield
+    finally:
+        _WINDOWS.reset(token)
+
+
+class _Window:
+    """`x[i:i + B]` with i a traced integer and B a constant: B elements from
+    a traced offset, kept as an integer operand `i + arange(B)` of the gather
+    (a kernel input, so one kernel serves every in-range offset) instead of
+    the value of i (a guard `i == c`, one kernel per offset)."""
+
+    def __init__(self, s, start, length):
+        self.slice, self.start, self.length = s, start, length
+
+    def resolve(self, n):
+        """The operand for an axis of n elements, with the guards `0 <= i` and
+        `i + B <= n` that keep NumPy's clipping out of the kernel; None when
+        this offset is out of that range (then the slice takes i's value)."""
+        i = int(self.start.value)
+        if not (0 <= i and i + self.length <= n):
+            return None
+        trace, expr = self.start.trace, self.start.expr
+        trace.guard(b.relation("<=", b.ZERO, expr), True)
+        trace.guard(b.relation("<=", expr + self.length, b.const(n)), True)
+        return self.start + _positions(self.length)
+
+    def concrete(self):
+        """The slice by the values of its bounds (guards `== value`)."""
+        return _concrete_slice(self.slice)
+
+
+@functools.lru_cache(maxsize=64)
+def _positions(length):
+    """arange(length), one read-only array per length: the windows of one
+    length share one constant, so `i + arange(B)` is computed once per i."""
+    a = np.arange(length, dtype=np.int64)
+    a.setflags(write=False)
+    return a
+
+
+def _int_tracer(v):
+    return isinstance(v, Tracer) and v.value is not None and np.ndim(v.value) == 0 \
+        and np.asarray(v.value).dtype.kind in "iu"
+
+
+def _window(k):
+    """A _Window for a slice `i:i + B` (step 1) with a traced integer start and
+    a stop B (a positive integer constant) beyond it, else None."""
+    if not (_int_tracer(k.start) and k.step in (None, 1)):
+        return None
+    stop = k.stop.expr if _int_tracer(k.stop) else k.stop
+    if isinstance(stop, Tracer) or not isinstance(stop, (int, np.integer, sp.Basic)):
+        return None
+    length = sp.expand(sp.sympify(stop) - k.start.expr)
+    if not (length.is_Integer and length > 0):
+        return None
+    return _Window(k, k.start, int(length))
+
+
+def _concrete_slice(k):
+    return slice(*[None if e is None else operator.index(e) for e in (k.start, k.stop, k.step)])
 
 
 def _key_item(k):
@@ -24,8 +101,11 @@ def _key_item(k):
         return operator.index(k) if np.ndim(v) == 0 and not isinstance(v, (bool, np.bool_)) \
             else k._concrete_data("index array")
     if isinstance(k, slice):
-        return slice(*[None if e is None else operator.index(e)
-                       for e in (k.start, k.stop, k.step)])
+        if isinstance(k.start, Tracer) and _WINDOWS.get():
+            w = _window(k)
+            if w is not None:
+                return w
+        return _concrete_slice(k)
     if isinstance(k, list):
         return np.asarray([_key_item(e) for e in k])
     if isinstance(k, np.ndarray) and k.ndim == 0 and k.dtype.kind in "iu":
@@ -52,6 +132,12 @@ def normalize_key(shape, key):
             items.extend(np.nonzero(k))
         else:
             items.append(k)
+    windows = [k for k in items if isinstance(k, _Window)]
+    if len(windows) != 1 or not all(isinstance(k, (slice, _Window)) or k is None
+                                    or k is Ellipsis for k in items):
+        # a gather by one integer array among slices keeps its axis where the slice
+        # was; with other array or integer entries NumPy would move or broadcast it
+        items = [k.concrete() if isinstance(k, _Window) else k for k in items]
     used = sum(k is not None and k is not Ellipsis for k in items)
     if used > len(shape):
         raise IndexError(f"too many indices: array is {len(shape)}-dimensional, but {used} "
@@ -65,7 +151,14 @@ def normalize_key(shape, key):
             parts.append("None")
             continue
         n = shape[axis]
-        if isinstance(k, slice):
+        if isinstance(k, _Window):
+            operand = k.resolve(n)
+            if operand is None:
+                parts.append(_slice_text(k.concrete(), n))
+            else:
+                arrays.append(operand)
+                parts.append("{}")
+        elif isinstance(k, slice):
             parts.append(_slice_text(k, n))
         elif isinstance(k, np.ndarray):
             if k.dtype.kind not in "iu":
@@ -89,6 +182,9 @@ def getitem(x, key):
     if not text:
         return x
     out = apply(ops.Index.make, [x, *arrays], text)
+    if any(isinstance(a, Tracer) for a in arrays):  # a window: a view, as the slice was
+        return view(out, x, lambda v: apply(ops.SetItem.make,
+                                            [x, as_tracer(x.trace, v), *arrays], text))
     if arrays:  # advanced indexing copies
         return out
     return view(out, x, lambda v: setitem(x, ops.parse_key(text), v))
@@ -167,8 +263,9 @@ def _concrete_rule(func):
 HANDLERS.update({f: _concrete_rule(f) for f in (np.argsort, np.argmax, np.argmin,
                                                    np.nonzero, np.flatnonzero, np.argwhere,
                                                    np.any, np.all, np.argpartition)})
-HANDLERS.update({np.shape: lambda a: a.shape, np.ndim: lambda a: a.ndim,
-                  np.size: lambda a, axis=None: a.size if axis is None else a.shape[axis]})
+HANDLERS[np.shape] = lambda a: a.shape
+HANDLERS[np.ndim] = lambda a: a.ndim
+HANDLERS[np.size] = lambda a, axis=None: a.size if axis is None else a.shape[axis]
 
 
 @handles(np.flip)
@@ -231,10 +328,10 @@ def roll(a, shift, axis=None):
     return gather(a, lambda p: np.roll(p, shift, axis))
 
 
-HANDLERS.update({np.flipud: lambda m: flip(m, 0), np.fliplr: lambda m: flip(m, 1),
-                 np.fft.fftshift: lambda x, axes=None: gather(x, lambda p: np.fft.fftshift(p, axes)),
-                 np.fft.ifftshift: lambda x, axes=None: gather(
-                     x, lambda p: np.fft.ifftshift(p, axes))})
+HANDLERS[np.flipud] = lambda m: flip(m, 0)
+HANDLERS[np.fliplr] = lambda m: flip(m, 1)
+HANDLERS[np.fft.fftshift] = lambda x, axes=None: gather(x, lambda p: np.fft.fftshift(p, axes))
+HANDLERS[np.fft.ifftshift] = lambda x, axes=None: gather(x, lambda p: np.fft.ifftshift(p, axes))
 
 
 @handles(np.rot90)

@@ -18,7 +18,7 @@ def _reducer(cls, name, default_axis=None):
 
 
 HANDLERS.update({np.sum: _reducer(ops.Sum, "sum"), np.prod: _reducer(ops.Prod, "prod")})
-REDUCERS = {np.add: _reducer(ops.Sum, "add.reduce", 0),
+REDUCERS: dict = {np.add: _reducer(ops.Sum, "add.reduce", 0),
                  np.multiply: _reducer(ops.Prod, "multiply.reduce", 0)}
 
 
