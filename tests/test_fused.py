@@ -195,9 +195,10 @@ def test_wait_fused_asks_for_the_compile_now():
     np.testing.assert_allclose(c.gradient(np.arange(4.0))[0], 3 * np.arange(4.0) ** 2)
 
 
-def test_swap_while_threads_call():
-    """Threads calling while the fused kernel is swapped in all get the
-    NumPy kernel's numbers (to rounding)."""
+def test_swap_while_threads_call(caplog):
+    """Threads calling while the fused kernel is swapped in (and then raced
+    against the NumPy kernel) all get the NumPy kernel's numbers (to rounding)."""
+    caplog.set_level(logging.DEBUG, logger="zygote_sym.fused")
     c = zs.compile(lambda x: np.sum(np.sin(x) * x))
     x = np.linspace(0, 1, 1000)
     want = zs.compile(lambda x: np.sum(np.sin(x) * x), backend="numpy").gradient(x)[0]
@@ -212,7 +213,8 @@ def test_swap_while_threads_call():
     for t in threads:
         t.start()
     try:
-        assert c.wait_fused(60) == "fused"
+        c.wait_fused(60)  # ("fused", or "numpy" if the race the threads run kept NumPy)
+        assert any("fused kernel swapped in" in r.getMessage() for r in caplog.records)
         c.gradient(x)
     finally:
         stop.set()
