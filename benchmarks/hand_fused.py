@@ -16,6 +16,27 @@ import numpy as np
 from peers import A5, K6, L5, P1, P3, P7, T3, W5, X2, X4, X7, Y2, Y7, Ydat3
 
 
+def b2_gradient(x, y):
+    """B2's gradient field, one pass (plain Python: jit it with the options wanted)."""
+    gx = np.empty_like(x); gy = np.empty_like(y)
+    for i in range(x.size):
+        xi, yi = x[i], y[i]
+        ey = math.exp(-yi*yi); q = 1 + xi*xi*yi*yi
+        gx[i] = math.cos(xi)*ey + 2*xi*yi*yi/q
+        gy[i] = -2*yi*math.sin(xi)*ey + 2*xi*xi*yi/q
+    return gx, gy
+
+
+def b6_derivative(x, k):
+    """B6's derivative at depth k, forward mode (plain Python, as b2_gradient)."""
+    d = 1.0
+    for _ in range(k):
+        c = math.cos(x)
+        d = d*(c*x)
+        x = math.sin(x)*x + c
+    return d
+
+
 def impls():
     import numba
 
@@ -30,15 +51,7 @@ def impls():
         return lambda: g1(x, y, z)
 
     def m2():
-        @jit
-        def g2(x, y):
-            gx = np.empty_like(x); gy = np.empty_like(y)
-            for i in range(x.size):
-                xi, yi = x[i], y[i]
-                ey = math.exp(-yi*yi); q = 1 + xi*xi*yi*yi
-                gx[i] = math.cos(xi)*ey + 2*xi*yi*yi/q
-                gy[i] = -2*yi*math.sin(xi)*ey + 2*xi*xi*yi/q
-            return gx, gy
+        g2 = jit(b2_gradient)
         return lambda: g2(X2, Y2)
 
     def m3():
@@ -78,15 +91,8 @@ def impls():
         return lambda: A5.T @ cot(A5 @ W5, L5)
 
     def m6():
-        @jit
-        def g6(x):
-            d = 1.0
-            for _ in range(K6):
-                c = math.cos(x)
-                d = d*(c*x)
-                x = math.sin(x)*x + c
-            return d
-        return lambda: g6(0.3)
+        g6 = jit(b6_derivative)
+        return lambda: g6(0.3, K6)
 
     def m7():
         @jit

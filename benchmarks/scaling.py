@@ -25,6 +25,7 @@ import time
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import hand_fused  # noqa: E402
 from report import fmt_time, markdown  # noqa: E402
 
 SIZES = {"B2": [10**4, 10**5, 10**6, 10**7], "B6": [20, 200, 2000]}
@@ -80,26 +81,8 @@ def make_hand_fused(w, n):
     jit = numba.njit(error_model="numpy", cache=False)
     numba.njit(lambda v: v + 1.0)(1.0)  # numba's start-up, not charged
     if w == "B2":
-        @jit
-        def g2(x, y):
-            gx, gy = np.empty_like(x), np.empty_like(y)
-            for i in range(x.size):
-                xi, yi = x[i], y[i]
-                ey = math.exp(-yi*yi)
-                q = 1 + xi*xi*yi*yi
-                gx[i] = math.cos(xi)*ey + 2*xi*yi*yi/q
-                gy[i] = -2*yi*math.sin(xi)*ey + 2*xi*xi*yi/q
-            return gx, gy
-        return g2
-
-    @jit
-    def g6(x, k):
-        d = 1.0
-        for _ in range(k):
-            c = math.cos(x)
-            d = d*(c*x)
-            x = math.sin(x)*x + c
-        return d
+        return jit(hand_fused.b2_gradient)
+    g6 = jit(hand_fused.b6_derivative)
     return lambda x: g6(x, n)
 
 

@@ -281,3 +281,15 @@ def test_scipy_linalg(name):
     w = rng.standard_normal(numpy.shape(f(scipy.linalg, *args)))
     _check(lambda *x: np.sum(f(sl, *x) * w), *args,
            want=numpy.sum(f(scipy.linalg, *args) * w))
+
+
+def test_scipy_optimize_rosen_as_scipys_documentation_uses_it():
+    """SciPy's own test function (its array namespace converts the input):
+    the gradient is SciPy's rosen_der, the Hessian SciPy's rosen_hess, also
+    as the Jacobian of rosen_der."""
+    from scipy.optimize import rosen, rosen_der, rosen_hess
+    x = np.array([1.3, 0.7, 0.8, 1.9, 1.2])
+    np.testing.assert_allclose(zs.gradient(rosen, x)[0], rosen_der(x), rtol=1e-14)
+    np.testing.assert_allclose(zs.hessian(rosen, x), rosen_hess(x), rtol=1e-14)
+    np.testing.assert_allclose(zs.jacobian(rosen_der, x)[0], rosen_hess(x), rtol=1e-14)
+    np.testing.assert_allclose(zs.compile(rosen).gradient(x)[0], rosen_der(x), rtol=1e-14)

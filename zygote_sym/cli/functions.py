@@ -27,6 +27,7 @@ import operator
 import numpy as np
 import scipy.integrate
 import scipy.linalg
+import scipy.optimize
 import scipy.signal
 import scipy.special
 import scipy.stats
@@ -42,7 +43,8 @@ from ..trace.tracer import Tracer
 
 _MODULES = [("np", np), ("np.linalg", np.linalg), ("scipy.special", scipy.special),
             ("scipy.linalg", scipy.linalg), ("scipy.signal", scipy.signal),
-            ("scipy.stats", scipy.stats), ("scipy.integrate", scipy.integrate)]
+            ("scipy.stats", scipy.stats), ("scipy.integrate", scipy.integrate),
+            ("scipy.optimize", scipy.optimize)]
 
 _HEADER = """\
 # Supported NumPy and SciPy functions

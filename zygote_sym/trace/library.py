@@ -1,5 +1,6 @@
 """Library functions that convert their inputs with `np.asarray`: SciPy's
-Python functions (logsumexp, scipy.stats, scipy.signal, scipy.linalg) and
+Python functions (logsumexp, scipy.stats, scipy.signal, scipy.linalg,
+scipy.optimize's rosen) and
 NumPy's constructors (`np.array([a*b, a + b])` of traced scalars).
 
 Such a function never reaches the dispatch registry: it calls `np.asarray`
@@ -8,7 +9,7 @@ a function object (`scipy.special.logsumexp`) or a (distribution instance,
 method name) pair (`(scipy.stats.norm, "logpdf")`), mapping to a traced
 implementation with the library's own signature and defaults (the tables
 live with their handlers: handlers/special.py, stats.py, signal.py,
-linalg.py; this module merges them).
+linalg.py, optimize.py; this module merges them).
 
 Users write none of this: `trace_call` walks the state f reaches (its
 globals at the names its code uses, closures, defaults, user modules: a
@@ -34,11 +35,11 @@ import scipy.stats
 
 from ..errors import TracerConversionError
 from .capture import library as is_library
-from .handlers import linalg, selects, signal, special, stats
+from .handlers import linalg, optimize, selects, signal, special, stats
 from .tracer import Tracer
 
 LIBRARY = {**selects.LIBRARY, **special.LIBRARY, **signal.LIBRARY, **linalg.LIBRARY,
-           **stats.LIBRARY}
+           **stats.LIBRARY, **optimize.LIBRARY}
 
 # indexes of LIBRARY (derived, not new data): functions by identity, and the
 # distribution methods by the distribution's class (a frozen distribution
