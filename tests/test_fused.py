@@ -9,6 +9,7 @@ checks on both backends."""
 import functools
 import logging
 import math
+import os
 import threading
 
 import numpy as np
@@ -328,6 +329,7 @@ class _FakeBlas:
 def test_small_blas_calls_run_on_one_thread_and_restore(monkeypatch):
     fake = _FakeBlas(2)
     monkeypatch.setattr(runtime._blas, "libs", [(fake.get, fake.put)])
+    monkeypatch.setattr(runtime._blas, "crowd", lambda: True)  # another process is busy
     assert runtime._blas.serial(lambda a, b: fake.n, None, None) == 1  # during the call
     assert fake.n == 2 and fake.sets == [1, 2]
     a, b = np.linspace(-1, 1, 10_000), np.cos(np.arange(10_000.0))
@@ -337,6 +339,30 @@ def test_small_blas_calls_run_on_one_thread_and_restore(monkeypatch):
     m = np.arange(30_000.0).reshape(300, 100) / 1e4
     np.testing.assert_allclose(runtime._matmul1(m, b[:100]), m @ b[:100], rtol=1e-14)
     assert fake.sets == [1, 2, 1, 2] and fake.n == 2
+
+
+def test_blas_goes_serial_only_while_other_processes_use_the_cpu(tmp_path, monkeypatch):
+    """Crowd: the machine's busy time (/proc/stat, in clock ticks) less this
+    process's own CPU time, per second of wall time, against CROWD_CORES."""
+    stat, clock = tmp_path / "stat", [0.0]
+    own = [0.0]
+    crowd = runtime.Crowd(str(stat))
+    crowd.tick, crowd.clock = 100, lambda: clock[0]
+    crowd.own = lambda: os.times_result((own[0], 0.0, 0.0, 0.0, 0.0))
+
+    def at(t, busy_ticks, own_seconds):  # user, nice, system, idle, iowait
+        clock[0], own[0] = t, own_seconds
+        stat.write_text(f"cpu  {busy_ticks} 0 0 1000 0\n")
+        return crowd()
+    assert at(0.0, 0, 0.0)                # one reading: the safe side
+    assert not at(1.0, 100, 0.9)          # a core busy, 0.9 s of it ours: 0.1 core others
+    assert not at(1.1, 200, 1.9)          # within CROWD_EVERY: the last answer
+    assert at(2.0, 200, 1.0)              # a core busy, none of it ours
+    fake = _FakeBlas(2)
+    monkeypatch.setattr(runtime._blas, "libs", [(fake.get, fake.put)])
+    monkeypatch.setattr(runtime._blas, "crowd", lambda: False)
+    assert runtime._blas.serial(lambda a, b: fake.n, None, None) == 2 and not fake.sets
+    assert runtime.Crowd(str(tmp_path / "missing"))()  # no /proc/stat: always serial
 
 
 def test_which_blas_calls_get_one_thread():
@@ -354,6 +380,7 @@ def test_which_blas_calls_get_one_thread():
 def test_concurrent_blas_limits_end_on_the_users_count(monkeypatch):
     fake = _FakeBlas(2)
     monkeypatch.setattr(runtime._blas, "libs", [(fake.get, fake.put)])
+    monkeypatch.setattr(runtime._blas, "crowd", lambda: True)
     seen = []
 
     def work():
