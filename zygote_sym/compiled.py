@@ -95,10 +95,13 @@ def _numeric(v):
 def _fresh(grad, example, args):
     """A kernel's array result as it is when it already has the input's shape
     and float dtype and is a new array (not an input or a captured array:
-    `sum(x*y)`'s gradient in x is y itself); else converted by `as_leaf_result`."""
+    `sum(x*y)`'s gradient in x is y itself; nor a view of one: an array a Numba
+    kernel returns owns no data by NumPy's flags, so its memory is compared with
+    the inputs'); else converted by `as_leaf_result`."""
     if type(grad) is np.ndarray and type(example) is np.ndarray and grad.dtype == np.float64 \
-            and grad.shape == example.shape and grad.flags.owndata \
-            and not any(grad is a for a in args):
+            and grad.shape == example.shape and not any(grad is a for a in args) \
+            and (grad.flags.owndata or not any(
+                np.may_share_memory(grad, a) for a in args if isinstance(a, np.ndarray))):
         return grad
     return as_leaf_result(grad, example)
 
