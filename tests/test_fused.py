@@ -25,10 +25,14 @@ pytestmark = pytest.mark.skipif(not fused_jit.available(), reason="numba is not 
 
 @pytest.fixture(params=["numpy", "fused"])
 def each_backend(request, monkeypatch):
-    """zs.compile with backend="numpy", then "fused" (skipped without numba)."""
+    """zs.compile, and the compiled kernels of zs.optimize, with backend="numpy",
+    then "fused" (skipped without numba), compiled in memory."""
     if request.param == "fused" and not fused_jit.available():
         pytest.skip("numba is not installed")
-    monkeypatch.setattr(zs, "compile", functools.partial(zs.compile, backend=request.param))
+    monkeypatch.setenv("ZYGOTE_SYM_CACHE_DIR", "")
+    on = functools.partial(compiled.compile, backend=request.param)
+    monkeypatch.setattr(zs, "compile", on)
+    monkeypatch.setattr(zs.optimize, "compile", on)  # (optimize imported it by name)
     return request.param
 
 
