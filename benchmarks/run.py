@@ -7,7 +7,8 @@ NumPy on workloads B1-B7, all in one process.  A script, not a timed test.
 
 For each (workload, system) it prints the first-call time (trace + compile +
 run, from a fresh state: the compiled object is created inside the timed
-region), the steady median per call, the ratios of both to JAX and to
+region; the median of --first-reps such builds, see first_call), the steady
+median per call, the ratios of both to JAX and to
 hand-written NumPy, and the error of the gradient against the NumPy reference
 (so a fast wrong answer shows).  Then, as markdown for docs/performance.md:
 the results, the targets table (zygote_sym's default compile against JAX and
@@ -19,10 +20,12 @@ Figures are whole-machine noisy: compare ratios within one run, never
 absolute times across runs, and run it on a quiet machine.
 """
 import argparse
+import atexit
 import gc
 import json
 import math
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -53,7 +56,7 @@ DESCRIPTION = {
 SYSTEMS = ["numpy-f-only", "numpy", "zygote_sym", "zygote_sym-numpy", "zygote_sym-fused",
            "hand_fused", "jax", "torch", "autograd", "casadi", "sympy"]
 WRONG = report.WRONG
-NOTES = []            # remarks printed under the table (fallbacks, failures)
+NOTES: list = []      # remarks printed under the table (fallbacks, failures)
 
 
 # ------------------------------------------------------------------ warm-ups
@@ -99,11 +102,23 @@ def _fresh_sympy_cache():
         pass
 
 
+_KERNEL_CACHES: list = []  # [parent directory] of the fresh on-disk kernel caches, when run.py owns them
+
+
+def _fresh_zygote_sym():
+    """SymPy's cache cleared and, unless the user set ZYGOTE_SYM_CACHE_DIR, a
+    new empty on-disk cache of fused kernels: every first call of the fused
+    backend includes Numba's compile, not a load of an earlier build's."""
+    _fresh_sympy_cache()
+    if _KERNEL_CACHES:
+        os.environ["ZYGOTE_SYM_CACHE_DIR"] = tempfile.mkdtemp(dir=_KERNEL_CACHES[0])
+
+
 # (impls, warm-up, state reset before each first call)
 MAKERS = {
-    "zygote_sym": (zs_impls.impls, zs_impls.warmup, _fresh_sympy_cache),
-    "zygote_sym-numpy": (lambda: zs_impls.impls("numpy"), zs_impls.warmup, _fresh_sympy_cache),
-    "zygote_sym-fused": (lambda: zs_impls.impls("fused"), zs_impls.warmup, _fresh_sympy_cache),
+    "zygote_sym": (zs_impls.impls, zs_impls.warmup, _fresh_zygote_sym),
+    "zygote_sym-numpy": (lambda: zs_impls.impls("numpy"), zs_impls.warmup, _fresh_zygote_sym),
+    "zygote_sym-fused": (lambda: zs_impls.impls("fused"), zs_impls.warmup, _fresh_zygote_sym),
     "hand_fused": (hand_fused.impls, hand_fused.warm, None),
     "jax": (peers.jax_impls, _warm_jax, None),
     "torch": (peers.torch_impls, _warm_torch, None),
@@ -168,12 +183,46 @@ def timeit(fn, min_time, max_reps, min_reps):
     return statistics.median(times)
 
 
-def first_call(make):
-    gc.collect()
-    t0 = time.perf_counter()
-    fn = make()
-    out = fn()
-    return time.perf_counter() - t0, fn, out
+def first_call(make, reset=None, reps=3):
+    """The first call, `reps` times from scratch: (median seconds, every
+    time, median CPU seconds of the process (all its threads: less
+    disturbed by other processes than the wall clock), the last build's
+    callable, its first result).
+
+    One timing of build + call is one sample of a noisy quantity (three quiet
+    runs once gave B2's first call ÷ JAX as 0.99×, 1.42× and 1.53×), so each
+    row builds `reps` fresh objects and reports the median.  Before each
+    build, all alike: background work an earlier row left (zygote_sym's fused
+    compiles) is waited for, so it cannot compete for the cores; `reset`
+    clears the system's caches (SymPy's cache; a fresh, empty on-disk kernel
+    cache); a full garbage collection runs outside the timed region."""
+    times, cpu, fn, out = [], [], None, None
+    for _ in range(max(1, reps)):
+        fn = out = None     # the previous build is freed before the next one
+        zs_impls.quiesce()
+        zs_impls.forget()   # the previous build's objects: no fused compile for them
+        if reset:
+            reset()
+        gc.collect()
+        f0 = _minor_faults()
+        c0, t0 = time.process_time(), time.perf_counter()
+        fn = make()
+        out = fn()
+        times.append(time.perf_counter() - t0)
+        cpu.append(time.process_time() - c0)
+        FAULTS.append(_minor_faults() - f0)
+    return statistics.median(times), times, statistics.median(cpu), fn, out
+
+
+FAULTS: list = []  # minor page faults of each first-call build (diagnostic, console only)
+
+
+def _minor_faults():
+    try:
+        import resource
+        return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    except ImportError:  # (not on Windows)
+        return 0
 
 
 # ------------------------------------------------------------------ main
@@ -189,6 +238,8 @@ def options(argv):
                     help="also the scaling table (B2 at 10**4..10**7, B6 at depth 20..2000)")
     ap.add_argument("--json", default="", help="also write the rows, machine and tables here")
     ap.add_argument("--quick", action="store_true", help="fewer repetitions (noisier)")
+    ap.add_argument("--first-reps", type=int, default=3,
+                    help="fresh builds per first-call figure, the median reported (default 3)")
     ap.add_argument("--malloc-default", action="store_true",
                     help="keep glibc's malloc defaults (see tune_malloc)")
     a = ap.parse_args(argv)
@@ -222,8 +273,12 @@ def build(systems):
 
 def main(argv=None):
     a = options(argv)
-    # a cold on-disk cache of fused kernels: first calls include Numba's compile
-    os.environ.setdefault("ZYGOTE_SYM_CACHE_DIR", tempfile.mkdtemp(prefix="zs-bench-"))
+    # cold on-disk caches of fused kernels (a new one per build, _fresh_zygote_sym):
+    # first calls include Numba's compile; a cache dir set by the user is kept
+    if "ZYGOTE_SYM_CACHE_DIR" not in os.environ:
+        _KERNEL_CACHES.append(tempfile.mkdtemp(prefix="zs-bench-"))
+        atexit.register(shutil.rmtree, _KERNEL_CACHES[0], True)
+        os.environ["ZYGOTE_SYM_CACHE_DIR"] = tempfile.mkdtemp(dir=_KERNEL_CACHES[0])
     malloc = "glibc defaults (--malloc-default)" if a.malloc_default else tune_malloc()
     tm = dict(min_time=0.1, max_reps=200, min_reps=3) if a.quick else \
         dict(min_time=0.5, max_reps=2000, min_reps=5)
@@ -239,24 +294,33 @@ def main(argv=None):
     np_grad, np_f = peers.numpy_impls(), peers.numpy_f_only()
     ref = {w: np_grad[w]() for w in a.only}
     impls = build(a.systems)
+    if "array sizes" in zs_impls.STARTUP:
+        NOTES.append(f"zygote_sym's one-time start-up at large arrays (its code generator's cost "
+                     f"model times NumPy against numexpr once per process and array size): "
+                     f"{fmt_time(zs_impls.STARTUP['array sizes'])}, paid in the warm-up, not "
+                     "charged to any row (as JAX's backend start-up is not)")
     rows = []
 
-    def record(w, system, first, steady, err=None, errmsg="", note="", fn=None, backend=None):
+    def record(w, system, first, steady, err=None, errmsg="", note="", fn=None, backend=None,
+               first_all=(), first_cpu=None):
         row = dict(workload=w, system=system, first_s=first, steady_s=steady, rel_err=err,
-                   err_msg=errmsg, note=note, backend=backend, fn=fn)
+                   err_msg=errmsg, note=note, backend=backend, fn=fn, first_all_s=list(first_all),
+                   first_cpu_s=first_cpu,
+                   load=os.getloadavg()[0] if hasattr(os, "getloadavg") else None)
         rows.append(row)
         e = "" if err is None else f"   rel.err {err:.1e}" + (f" ({errmsg})" if errmsg else "")
         flag = "   WRONG" if (err is not None and err > WRONG) else ""
-        print(f"{w:4s} {system:24s} first {fmt_time(first):>10s}   steady {fmt_time(steady):>10s}"
-              f"{e}{flag}{'   [' + backend + ']' if backend else ''}"
+        each = f" ({', '.join(fmt_time(t) for t in first_all)})" if len(first_all) > 1 else ""
+        each += f" cpu {fmt_time(first_cpu)}" if first_cpu is not None else ""
+        each += f" faults {FAULTS[-len(first_all):]}" if FAULTS and first_all else ""
+        print(f"{w:4s} {system:24s} first {fmt_time(first):>10s}{each}   steady "
+              f"{fmt_time(steady):>10s}{e}{flag}{'   [' + backend + ']' if backend else ''}"
               f"{'   ' + note if note else ''}", flush=True)
         return row
 
     def run_one(w, system, make, pick=None, reset=None, note=""):
         try:
-            if reset:
-                reset()
-            first, fn, out = first_call(make)
+            first, first_all, first_cpu, fn, out = first_call(make, reset, a.first_reps)
             backend = None
             if system.startswith("zygote_sym"):
                 zs_impls.settle()  # "auto": the steady time is the one a long loop ends on
@@ -264,7 +328,8 @@ def main(argv=None):
             steady = timeit(fn, **tm)
             if system.startswith("zygote_sym"):
                 backend = zs_impls.backend()  # after the race: the kernel that stays
-            return record(w, system, first, steady, err, msg, note, fn, backend)
+            return record(w, system, first, steady, err, msg, note, fn, backend, first_all,
+                          first_cpu)
         except Exception as e:
             text = f"{type(e).__name__}: {str(e).splitlines()[0][:150] if str(e) else ''}"
             rows.append(dict(workload=w, system=system, first_s=None, steady_s=None,
@@ -337,7 +402,7 @@ def main(argv=None):
     print("## Results\n")
     print(out["results"])
     print("\nFirst call: build (jit / trace / compile / lambdify) + one run, timed from a fresh "
-          "compiled object; steady: median per call after a warm call (for zygote_sym's default "
+          f"compiled object, median of {a.first_reps} builds; steady: median per call after a warm call (for zygote_sym's default "
           "compile, after its fused kernel was swapped in and raced; Backend: the kernel that "
           "stayed).  Max rel. err: max|g - g_numpy| / max|g_numpy| against the hand-written "
           f"NumPy gradient (flagged **wrong** above {WRONG:g}).")

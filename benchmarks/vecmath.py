@@ -1,7 +1,7 @@
 """Which loop design is fastest where transcendental functions dominate
 (B2: a gradient field over 10**6 points; B3: a fit over 10**5 points)?
 
-    python benchmarks/vecmath.py [--reps 20]
+    python benchmarks/vecmath.py [--reps 20] [--trig] [--ulp 10000000]
 
 Variants, each the same gradient, timed in one process (median per call):
 
@@ -13,6 +13,14 @@ Variants, each the same gradient, timed in one process (median per call):
 - prange:     the loop with parallel=True over the machine's cores
 - hybrid:     NumPy computes the transcendental arrays (SIMD), one Numba loop
               does all the arithmetic and the sums
+- hybrid-vm:  hybrid with sin and cos from zygote_sym.codegen.vecmath.sincos
+              (vectorised, within 1 ulp) instead of np.sin/np.cos (scalar libm)
+
+--trig prints ns per element of sin/cos over 10**6 points in [-2, 2]:
+vecmath.sin, vecmath.cos, vecmath.sincos, np.sin, np.cos and a Numba loop
+calling math.sin.  --ulp N compares vecmath.sin/cos with np.sin/np.cos on N
+random points (in [-1, 1], [-100, 100] and [-2**20, 2**20]) and prints the
+histogram of their differences in ulps.
 
 Prints whether Numba can use SVML here (it cannot since Numba 0.62: the SVML
 patch was not ported to the LLVM that llvmlite now ships), the times, and the
@@ -27,6 +35,9 @@ import sys
 import time
 
 import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from zygote_sym.codegen import vecmath  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from peers import P3, T3, X2, Y2, Ydat3, numpy_impls  # noqa: E402
@@ -103,8 +114,8 @@ def variants():
                 gc += r
             return ga, gb, gc
         a, b, c = P3
-        return (lambda: g2(X2, Y2, np.sin(X2), np.cos(X2), np.exp(-Y2*Y2)),
-                lambda: g3(a, c, T3, Ydat3, np.exp(-b*T3)))
+        return g2, g3, (lambda: g2(X2, Y2, np.sin(X2), np.cos(X2), np.exp(-Y2*Y2)),
+                        lambda: g3(a, c, T3, Ydat3, np.exp(-b*T3)))
 
     out = {}
     ref = numpy_impls()
@@ -114,18 +125,26 @@ def variants():
     out["afn"] = (b2(afn, range), b3(afn, range))
     par = make(parallel=True)
     out["prange"] = (b2(par, numba.prange), b3(par, numba.prange))
-    out["hybrid"] = hybrid()
+    g2, g3, out["hybrid"] = hybrid()
+    a, b, c = P3
+    out["hybrid-vm"] = (lambda: g2(X2, Y2, *vecmath.sincos(X2), np.exp(-Y2*Y2)),
+                        lambda: g3(a, c, T3, Ydat3, np.exp(-b*T3)))
     return out
 
 
-def median_time(fn, reps):
+def call_times(fn, reps):
+    """Seconds of each of `reps` calls, after one warm-up call."""
     fn()
     times = []
     for _ in range(reps):
         t0 = time.perf_counter()
         fn()
         times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+    return times
+
+
+def median_time(fn, reps):
+    return statistics.median(call_times(fn, reps))
 
 
 def rel(got, want):
@@ -133,10 +152,57 @@ def rel(got, want):
     return float(np.max(np.abs(g - w)) / np.max(np.abs(w)))
 
 
+def trig_table(reps):
+    """ns per element of each sin/cos over 10**6 points."""
+    import numba
+
+    @numba.njit(error_model="numpy", nogil=True)
+    def loop_sin(x):
+        out = np.empty_like(x)
+        for i in range(x.size):
+            out[i] = math.sin(x[i])
+        return out
+
+    x = np.random.default_rng(0).uniform(-2, 2, 10**6)
+    fns = {"vecmath.sin": vecmath.sin, "vecmath.cos": vecmath.cos,
+           "vecmath.sincos (both)": vecmath.sincos, "np.sin": np.sin, "np.cos": np.cos,
+           "Numba loop, math.sin": loop_sin}
+    print("| 10**6 points in [-2, 2] | ns per element (median) | (fastest call) |")
+    print("|---|---|---|")
+    for name, fn in fns.items():
+        times = call_times(lambda: fn(x), reps)
+        print(f"| {name} | {statistics.median(times) / x.size * 1e9:.2f} "
+              f"| {min(times) / x.size * 1e9:.2f} |", flush=True)
+
+
+def ulp_histogram(n):
+    """Differences of vecmath.sin/cos from np.sin/np.cos in ulps, on n points."""
+    rng = np.random.default_rng(1)
+    print("| range | function | 0 ulp | 1 ulp | > 1 ulp |")
+    print("|---|---|---|---|---|")
+    for lo, label in ((1.0, "1"), (100.0, "100"), (vecmath.BOUND, "2**20")):
+        x = rng.uniform(-lo, lo, n)
+        for ours, ref in ((vecmath.sin, np.sin), (vecmath.cos, np.cos)):
+            want = ref(x)
+            d = np.abs(ours(x) - want) / np.spacing(np.abs(want))
+            k = np.bincount(np.minimum(np.rint(d), 2).astype(np.int64), minlength=3)
+            print(f"| [-{label}, {label}] | {ref.__name__} | {k[0]} | {k[1]} | {k[2]} |", flush=True)
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--reps", type=int, default=20)
+    ap.add_argument("--trig", action="store_true", help="time sin/cos alone, then stop")
+    ap.add_argument("--ulp", type=int, default=0, metavar="N",
+                    help="vecmath against np.sin/np.cos on N points, then stop")
     a = ap.parse_args(argv)
+    if a.trig or a.ulp:
+        print("load average " + " ".join(f"{v:.2f}" for v in os.getloadavg()))
+        if a.trig:
+            trig_table(a.reps)
+        if a.ulp:
+            ulp_histogram(a.ulp)
+        return
     ok, why = svml_state()
     print(f"SVML usable: {ok} ({why})")
     import numba

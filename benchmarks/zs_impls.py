@@ -6,6 +6,8 @@ Every compiled function made is remembered (`MADE`), so run.py can wait for
 "auto"'s fused kernels (`settle`) and report the backend that ran (`backend`).
 """
 import inspect
+import sys
+import time
 
 import numpy as np
 
@@ -126,7 +128,7 @@ class _Backend:
         return c
 
 
-MADE = []  # every compiled function the zygote_sym rows made
+MADE: list = []  # the compiled functions of the latest build (forget() starts anew)
 
 
 def settle():
@@ -134,6 +136,21 @@ def settle():
     for c in MADE:
         if c.backend != "fused" and hasattr(c, "wait_fused"):
             c.wait_fused(60)
+
+
+def forget():
+    """Drop the compiled functions made so far (a build measured and done
+    with): settle() then compiles no fused kernel for them."""
+    MADE.clear()
+
+
+def quiesce(timeout=60.0):
+    """Wait until zygote_sym's background thread has finished every fused
+    compile already running or queued (an earlier row's), without asking for
+    new ones, so no compile competes for the cores with the next timing."""
+    tier = sys.modules.get("zygote_sym.codegen.fused_tier")
+    if tier is not None and not tier.drain(timeout):
+        print(f"(zygote_sym's background compiles still running after {timeout:g} s)", flush=True)
 
 
 def backend():
@@ -149,3 +166,28 @@ def warmup():
         zs.compile(lambda v: np.sum(np.tanh(v)**2), backend="fused").gradient(np.ones(7))
     except ImportError:
         pass
+    if "array sizes" not in STARTUP:
+        STARTUP["array sizes"] = startup_at_sizes()
+
+
+STARTUP: dict = {}  # {what: seconds} of zygote_sym's one-time start-up paid in warmup()
+
+
+def startup_at_sizes(sizes=(4**8, 4**9, 4**10)):
+    """zygote_sym's once-per-process start-up at large arrays, paid here on
+    an unrelated function so that no workload's first call is charged with it
+    (as JAX's backend start-up is not): its code generator's cost model
+    times NumPy against numexpr once per process, per function it may call
+    and per power-of-4 array size (about 0.1-0.2 s at 10**6 elements on the
+    2-core VM), and whichever row first compiled a gradient at that size
+    paid it.  Seconds taken; run.py reports them."""
+    import zygote_sym as zs
+
+    def every_timed_function(v):      # each one-argument function the cost model times
+        return np.sum(np.exp(v) + np.log(v) + np.log1p(v) + np.expm1(v) + np.sin(v)
+                      + np.cos(v) + np.tan(v) + np.arctan(v) + np.sinh(v) + np.cosh(v)
+                      + np.tanh(v))
+    t0 = time.perf_counter()
+    for n in sizes:
+        zs.compile(every_timed_function, backend="numpy").gradient(np.linspace(0.1, 0.9, n))
+    return time.perf_counter() - t0

@@ -7,8 +7,10 @@ import zygote_sym as zs
 
 
 def source(f, *args):
+    """The kernel of the value and the gradient (gradient() alone runs one
+    without the value: test_compiled)."""
     c = zs.compile(f)
-    c.gradient(*args)
+    c.withgradient(*args)
     return c.source
 
 
@@ -57,9 +59,19 @@ def test_safe_select_keeps_the_log_in_its_domain():
         "    return (_t3, _t4)\n")
 
 
+def test_logistic_loss_shares_one_exp():
+    # a large softplus and its derivative sigmoid: NumPy ufuncs around one exp(-|x|)
+    # (passes.lower_logistic; below 2048 elements they stay expit and _np_softplus)
+    assert source(lambda x: np.sum(np.log1p(np.exp(x))), np.zeros(4096)) == (
+        "def kernel(x):\n"
+        "    _t0 = np.exp(-np.abs(x))\n"
+        "    _t1 = np.sum(np.maximum(0, x) + np.log1p(_t0), axis=0)\n"
+        "    return (_t1, np.exp(np.minimum(0, x))/(1 + _t0))\n")
+
+
 def test_stages_show_every_pass():
     c = zs.compile(lambda x: np.sum(x*x))
-    c.gradient(np.ones(3))
+    c.withgradient(np.ones(3))  # (the value's kernel: its sum is the Dot)
     text = c.stages()
     assert text.index("# traced") < text.index("# after rewrite_dots") < text.index("# plan") \
         < text.index("# source") and "Dot(x, x)" in text and "def kernel(x):" in text

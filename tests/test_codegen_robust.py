@@ -378,3 +378,104 @@ def test_math_kernel_falls_back_to_numpy_at_special_points():
         warnings.simplefilter("ignore", RuntimeWarning)
         val, (g,) = zs.compile(lambda x: np.log(x)).withgradient(0.0)
     assert val == -math.inf and g == math.inf
+
+
+# ------------------------------------------------------- logistic loss on large arrays
+# passes.lower_logistic: sigmoid and softplus of large arrays as NumPy ufuncs
+# around one exp(-|x|); the values are scipy's up to rounding, special points
+# included, and no exp overflows (warnings are errors here)
+_SPECIAL = [-np.inf, -800.0, -720.0, -40.0, -1.0, -1e-300, -0.0, 0.0, 1e-300, 1.0, 40.0,
+            800.0, np.inf, np.nan]
+
+
+def _logistic_input(n, special=True):
+    x = np.random.default_rng(5).normal(0, 30, n)
+    if special:
+        x[:len(_SPECIAL)] = _SPECIAL
+    return x
+
+
+def _kernel_result(f, *args):
+    """(compiled f, its kernel's (value, gradient)): the second call, where only
+    the kernel runs, with warnings as errors (the trace may warn, as NumPy does)."""
+    c = zs.compile(f, backend="numpy")
+    c.withgradient(*args)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        return c, c.withgradient(*args)
+
+
+@pytest.mark.parametrize("numexpr", [False, True])
+def test_lowered_logistic_at_special_points(numexpr, request):
+    if numexpr:
+        request.getfixturevalue("regions")
+    x = _logistic_input(4096)
+    # d/dw is softplus(x) itself and d/dx is 1*sigmoid(x): both elementwise
+    c, (_, (gx, gw)) = _kernel_result(lambda x, w: np.sum(w*np.log1p(np.exp(x))),
+                                      x, np.ones_like(x))
+    assert "sc.expit" not in c.source and "minimum(" in c.source
+    # expit's exp(-x) overflows below -709.78 and gives 0; exp(x)/(1 + exp(x)) gives the
+    # subnormal value itself (as the scalar kernel's _sigmoid does)
+    assert gx[2] == np.exp(-720.0) > 0
+    rest = np.arange(x.size) != 2
+    np.testing.assert_allclose(gx[rest], sc.expit(x[rest]), rtol=5e-16, atol=0)
+    assert gx[0] == 0.0 and gx[1] == 0.0 and gx[12] == 1.0 and np.isnan(gx[13])
+    assert gx[6] == gx[7] == 0.5
+    with np.errstate(invalid="ignore"):  # (the reference: NumPy's logaddexp warns at nan)
+        np.testing.assert_allclose(gw, np.logaddexp(0.0, x), rtol=5e-16, atol=0)
+    assert gw[0] == 0.0 and gw[1] == 0.0 and gw[11] == 800.0 and gw[12] == np.inf
+
+
+def test_lowered_softplus_and_sigmoid_values():
+    x = _logistic_input(4096, special=False)
+    w = np.random.default_rng(6).uniform(-1, 1, x.size)
+    f = lambda x, w: np.sum(w*np.log1p(np.exp(x)) + x/(1 + np.exp(-x)))  # noqa: E731
+    c, (val, (gx, gw)) = _kernel_result(f, x, w)
+    assert "sc.expit" not in c.source and "_np_softplus" not in c.source
+    s = sc.expit(x)
+    np.testing.assert_allclose(val, np.sum(w*np.logaddexp(0, x) + x*s), rtol=1e-13)
+    np.testing.assert_allclose(gw, np.logaddexp(0, x), rtol=1e-15, atol=0)
+    np.testing.assert_allclose(gx, w*s + s + x*s*(1 - s), rtol=1e-13, atol=1e-300)
+
+
+def test_small_arrays_keep_expit():
+    # below passes.LOWER_FROM one scipy call is faster than the lowered form's seven
+    c = zs.compile(lambda x: np.sum(np.log1p(np.exp(x))), backend="numpy")
+    x = _logistic_input(64)
+    (g,) = c.gradient(x)
+    assert "sc.expit" in c.source
+    np.testing.assert_array_equal(g, sc.expit(x))
+
+
+def test_the_trace_of_softplus_at_nan_is_quiet():
+    """NumPy's log1p(exp(nan)) is nan without a warning; so is the trace's own
+    value of the softplus it recognises (np.logaddexp(0, nan) warned)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        (g,) = zs.gradient(lambda x: np.sum(np.log1p(np.exp(x))), np.array([np.nan, 0.0]))
+        assert np.isnan(zs.gradient(lambda x: np.log1p(np.exp(x)), np.nan)[0])
+    assert np.isnan(g[0]) and g[1] == 0.5
+
+
+def test_cost_model_decisions_are_kept_per_machine_and_a_bad_file_is_ignored(tmp_path, monkeypatch):
+    """calibration.py: a decision is measured once per machine and read back
+    by a later process; an unreadable file, a non-boolean entry or another
+    machine's entries are measured anew, never evaluated."""
+    from zygote_sym.codegen import calibration
+    monkeypatch.setenv("ZYGOTE_SYM_CACHE_DIR", str(tmp_path))
+    calibration.forget()
+    measured = []
+
+    def measure(value):
+        return lambda: measured.append(value) or value
+    assert calibration.decided("t", measure(True)) is True
+    calibration.forget()  # a new process
+    assert calibration.decided("t", measure(False)) is True and measured == [True]
+    path = tmp_path / "calibration.json"
+    for text in ("{not json", '{"%s": {"t": "__import__(\'os\')"}}' % calibration.machine(),
+                 '{"another machine": {"t": true}}'):
+        path.write_text(text)
+        calibration.forget()
+        assert calibration.decided("t", measure(False)) is False
+    assert measured == [True, False, False, False]
+    calibration.forget()

@@ -235,3 +235,129 @@ def test_bound_methods_of_arrays_do_not_confuse_the_clock_watch():
     x = np.array([[0.1, 0.2], [0.0, 0.3]])
     c = zs.compile(lambda x: np.sum(np.triu(x) * 2.0))
     np.testing.assert_array_equal(c.gradient(x)[0], [[2.0, 2.0], [0.0, 2.0]])
+
+
+# ------------------------------------------------- the array dispatcher (array_dispatch.py)
+W_ARR = np.array([1.0, 2.0, 3.0])
+SCALE = 2.0
+
+
+def _dispatched(c):
+    return getattr(c.__dict__.get("gradient"), "array_dispatch", False)
+
+
+def test_array_dispatcher_falls_back_on_every_change_it_checks():
+    def f(x):
+        return SCALE * np.sum(W_ARR * x**2)
+
+    def want(x):
+        return 2 * SCALE * np.asarray(W_ARR) * np.asarray(x, dtype=float)
+
+    c = zs.compile(f)
+    x = np.array([0.5, -1.0, 2.0])
+    np.testing.assert_array_equal(c.gradient(x)[0], want(x))
+    assert _dispatched(c)  # the next call with these arguments runs the generated dispatcher
+    np.testing.assert_array_equal(c.gradient(x)[0], want(x))
+    val, (g,) = c.withgradient(x)
+    assert type(val) is float and val == SCALE * np.sum(W_ARR * x**2)
+    for other in [x.astype(np.float32), np.array([1, 2, 3]), x.astype(">f8"),
+                  np.array([0.5, -1.0, 2.0, 4.0])[:3], x.reshape(3, 1)[:, 0]]:
+        np.testing.assert_allclose(c.gradient(other)[0], want(other), rtol=1e-6)
+        np.testing.assert_array_equal(c.gradient(x)[0], want(x))  # (and back)
+    with pytest.raises(ValueError):  # a new shape: a new trace (W_ARR cannot broadcast)
+        c.gradient(np.ones(4))
+    W_ARR[0] = 10.0  # a captured array changed in place: read at the call
+    np.testing.assert_array_equal(c.gradient(x)[0], want(x))
+    globals()["W_ARR"] = np.array([3.0, 2.0, 1.0])  # rebound: read from its place
+    np.testing.assert_array_equal(c.gradient(x)[0], want(x))
+    globals()["W_ARR"] = np.array([3.0, 2.0, 1.0, 0.0])[:3]  # a view: any array of its shape
+    np.testing.assert_array_equal(c.gradient(x)[0], want(x))
+    globals()["SCALE"] = 5.0  # a number f reads: the watch sees it, f is traced again
+    np.testing.assert_array_equal(c.gradient(x)[0], want(x))
+    assert c.gradient(x)[0][1] == -2 * 5.0 * 2.0
+    # inside a derivative the call stays traced (not the kernel): d/dx of sum(grad)
+    np.testing.assert_array_equal(zs.gradient(lambda v: np.sum(c.gradient(v)[0]), x)[0],
+                                  2 * 5.0 * W_ARR)
+
+
+def test_array_dispatcher_follows_guards_to_the_other_trace():
+    c = zs.compile(lambda x, y: np.sum(x * y) if np.sum(x) > 0 else np.sum(x**2 * y))
+    x, y = np.array([1.0, 2.0]), np.array([3.0, 4.0])
+    for _ in range(3):  # alternating branches: each call gives its own branch's gradient
+        for _ in range(2):  # (the second: through the dispatcher)
+            gx, gy = c.gradient(x, y)
+            np.testing.assert_array_equal(gx, y)
+            np.testing.assert_array_equal(gy, x)
+            assert gx is not y and gy is not x  # (the kernel returns its inputs: copied)
+        gx, gy = c.gradient(-x, y)
+        np.testing.assert_array_equal(gx, -2 * x * y)
+        np.testing.assert_array_equal(gy, x**2)
+    assert sum(len(v) for v in c._cache.values()) == 2
+
+
+def test_array_dispatcher_on_pytrees_checks_containers_and_keys():
+    def loss(p, t):
+        return np.sum((p["a"] * t + p["b"][0] - p["b"][1])**2)
+
+    def want(p, t):
+        r = 2 * (p["a"] * t + p["b"][0] - p["b"][1])
+        return {"a": r * t, "b": (r, -r)}
+
+    c = zs.compile(loss, wrt=0)
+    t = np.linspace(0, 1, 4)
+    p = {"a": np.full(4, 0.5), "b": (np.ones(4), np.zeros(4))}
+    for q in [p, p, dict(b=p["b"], a=p["a"]), {"a": p["a"], "b": list(p["b"])},
+              {"a": p["a"], "b": (np.ones(4), np.zeros(4), np.zeros(4))}, p,
+              {"a": p["a"].astype(np.float32), "b": p["b"]}, p]:
+        try:
+            g, none = c.gradient(q, t)
+        except (IndexError, ValueError):  # (three items in b: f does not read the third)
+            continue
+        assert none is None and list(g) == list(q) and type(g["b"]) is type(q["b"])
+        w = want(q, t)
+        np.testing.assert_allclose(g["a"], w["a"], rtol=1e-6)
+        np.testing.assert_allclose(g["b"][0], w["b"][0], rtol=1e-6)
+        np.testing.assert_allclose(g["b"][1], w["b"][1], rtol=1e-6)
+    assert _dispatched(c)
+
+
+def test_array_dispatcher_results_alias_nothing():
+    def f(x, y):
+        return np.sum((x + y)**2)
+
+    x, y = np.array([1.0, 2.0]), np.array([0.5, 0.25])
+    for backend in ["numpy", "fused"]:
+        if backend == "fused":
+            pytest.importorskip("numba")
+        c = zs.compile(f, backend=backend)
+        for _ in range(3):
+            gx, gy = c.gradient(x, y)
+            assert not np.may_share_memory(gx, gy)  # (a fused kernel returns one array twice)
+            np.testing.assert_array_equal(gx, 2 * (x + y))
+            gx[:] = 99.0  # the user's array: a later call is not corrupted
+            np.testing.assert_array_equal(gy, 2 * (x + y))
+        np.testing.assert_array_equal(x, [1.0, 2.0])
+        c = zs.compile(lambda u, v: np.sum(u * v.T), backend=backend)
+        u, v = np.ones((1, 3)), np.arange(6.0).reshape(3, 2)[:, :1]  # (v: a view of its base)
+        for _ in range(2):  # the kernel returns views of the inputs (v.T, u.T): copied
+            gu, gv = c.gradient(u, v)
+            assert not any(np.may_share_memory(g, a) for g in (gu, gv) for a in (u, v))
+            np.testing.assert_array_equal(gu, v.T)
+            np.testing.assert_array_equal(gv, u.T)
+        y = zs.compile(lambda x: np.sum(x**3), backend=backend).gradient(x)[0]
+        c = zs.compile(lambda x, y: np.sum(x * y), backend=backend)
+        for _ in range(2):  # y (fused: Numba's memory) comes back as the gradient in x: copied
+            gx, gy = c.gradient(x, y)
+            assert gx is not y and gy is not x
+            np.testing.assert_array_equal(gx, 3 * x**2)
+
+
+def test_a_gradient_that_is_an_input_inside_a_pytree_is_copied():
+    p = {"a": np.array([1.0, 2.0]), "b": np.array([3.0, 4.0])}
+    c = zs.compile(lambda p: np.sum(p["a"] * p["b"]), backend="numpy")
+    for _ in range(2):  # the general path, then the dispatcher: the kernel returns p["b"]
+        g = c.gradient(p)[0]
+        assert not np.may_share_memory(g["a"], p["b"])
+        g["a"][:] = 0.0
+        np.testing.assert_array_equal(p["b"], [3.0, 4.0])
+        np.testing.assert_array_equal(g["b"], p["a"])

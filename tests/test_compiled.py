@@ -235,3 +235,41 @@ def test_scalar_dispatcher_times_one_call_in_sample_on_auto(monkeypatch):
                                                            1.5 * np.cos(0.25 * k)), rel=1e-15)
     assert len(timed) == 64 // fused_tier._Timed.SAMPLE and not wrapped
     assert c._last.tier.spent > spent  # each counts for SAMPLE calls
+
+
+def test_array_dispatcher_times_one_call_in_sample_on_auto(monkeypatch):
+    from zygote_sym.codegen import fused_tier
+    monkeypatch.setattr(fused_tier, "FUSE_AFTER", 1e9)  # keep the NumPy kernel here
+    c = zs.compile(lambda x: np.sum(np.sin(x) * x), backend="auto")
+    x = np.linspace(0, 1, 5)
+    c.gradient(x)  # traced; the array dispatcher is bound
+    if type(c._last.kernel) is not fused_tier._Timed:
+        pytest.skip("the auto backend is not timing this kernel (no Numba)")
+    assert "def gradient(*a)" in c.gradient.source
+    timed, run = [], fused_tier._Timed.timed
+    monkeypatch.setattr(fused_tier._Timed, "timed",
+                        lambda self, *v: timed.append(1) or run(self, *v))
+    spent = c._last.tier.spent
+    for k in range(32):  # dispatcher calls 1..32: the 16th and 32nd are timed
+        val, (g,) = c.withgradient(x + k)
+        assert type(val) is float and val == pytest.approx(np.sum(np.sin(x + k) * (x + k)))
+        np.testing.assert_allclose(g, np.sin(x + k) + (x + k) * np.cos(x + k), rtol=1e-14)
+    assert len(timed) == 32 // fused_tier._Timed.SAMPLE
+    assert c._last.tier.spent > spent  # each counts for SAMPLE calls
+
+
+def test_gradient_alone_runs_a_kernel_without_the_value():
+    """compile(f).gradient of arrays does not compute f's value (the softplus
+    is only in the value): the same gradients as withgradient's, and the
+    source of the kernel that ran has no softplus."""
+    x = np.linspace(-3, 3, 50)
+    c = zs.compile(lambda w: np.sum(np.log1p(np.exp(w * x))))
+    w = np.full(50, 0.5)
+    val, (g_with,) = c.withgradient(w)
+    assert "softplus" in c.source
+    for _ in range(2):  # the general path, then the array dispatcher
+        (g,) = c.gradient(w)
+        np.testing.assert_allclose(g, x / (1 + np.exp(-w * x)), rtol=1e-14)
+        np.testing.assert_allclose(g, g_with, rtol=1e-15)
+        assert "softplus" not in c.source
+    assert val == pytest.approx(np.sum(np.log1p(np.exp(w * x))), rel=1e-14)

@@ -6,10 +6,12 @@ swaps it in from the background; without numba, "auto" stays NumPy and
 
 `each_backend` is a fixture other test files import to run their compiled
 checks on both backends."""
+import collections
 import functools
 import logging
 import math
 import os
+import re
 import threading
 
 import numpy as np
@@ -17,8 +19,11 @@ import pytest
 
 import zygote_sym as zs
 from zygote_sym import compiled
-from zygote_sym.codegen import fused_jit, fused_tier, runtime
+from zygote_sym.codegen import fused_between, fused_jit, fused_tier, runtime
 from zygote_sym.codegen.fused import FusedKernel
+from zygote_sym.codegen.kernel import Kernel
+from zygote_sym.ir.nodes import Leaf
+from zygote_sym.ir.ops import Index
 
 pytestmark = pytest.mark.skipif(not fused_jit.available(), reason="numba is not installed")
 
@@ -80,6 +85,8 @@ ARRAY_CASES = {
     "scalar parameters over data": (lambda p, t, y: np.sum((p[0] * np.exp(-p[1] * t) + p[2]
                                                              - y) ** 2),
                                     (np.array([2.0, 1.0, 0.5]), X, Y)),
+    "exp of an array the loop reads too": (
+        lambda p, t: np.sum(np.exp(-p[0] * t) * (-p[0] * t) + np.log(t * t + 1.0)), (X[:2] + 3, X)),
     "captured boolean mask": (lambda x: np.sum(np.where(MASK, x ** 2, -x)), (X,)),
     "softplus, sigmoid and logaddexp": (lambda x: np.sum(np.logaddexp(0.0, x)
                                                          + np.logaddexp(x, 2 * x)), (X * 300,)),
@@ -109,6 +116,84 @@ def test_nan_and_inf_propagate_as_in_numpy():
     assert list(np.signbit(n.grad[0])) == [True, False]
 
 
+def test_sums_keep_nan_and_inf_in_every_lane():
+    """A sum's add may be reassociated (SIMD lanes, partial sums): a NaN or
+    an inf term still decides the total wherever it falls (first element,
+    the vectorised middle, the scalar remainder, the last element), inf and
+    -inf still give NaN, and the gradient keeps its own NaN/inf entries."""
+    n = 1003  # not a multiple of any vector width: a remainder loop runs too
+    c = zs.compile(lambda x: np.sum(x * x + 1.0), backend="fused")
+    s = zs.compile(lambda x: np.sum(3.0 * x), backend="fused")
+    for pos in (0, 1, 501, n - 2, n - 1):
+        for bad in (np.nan, np.inf, -np.inf):
+            x = np.linspace(-1.0, 1.0, n)
+            x[pos] = bad
+            val, (g,) = c.withgradient(x)
+            assert c.backend == "fused"
+            np.testing.assert_equal(val, abs(bad))
+            np.testing.assert_equal(g[pos], 2 * bad)
+            np.testing.assert_equal(s.withgradient(x)[0], 3 * bad)
+        x = np.linspace(-1.0, 1.0, n)
+        x[pos], x[(pos + 7) % n] = np.inf, -np.inf
+        with np.errstate(invalid="ignore"):
+            assert np.isnan(s.withgradient(x)[0]) and s.backend == "fused"
+
+
+def test_fused_sums_equal_numpy_to_rounding():
+    """10**5 terms (and an odd count), several sums in one loop, the peeled
+    edges of a shifted-slice loop: each sum within 1e-13 (relative) of the
+    exactly rounded sum (math.fsum), as np.sum is."""
+    rng = np.random.default_rng(1)
+    x, y = rng.uniform(0.5, 2.0, 100_003), rng.uniform(-1.0, 1.0, 100_003)
+    p = np.array([2.0, 0.7, 0.3])
+    f, _ = ARRAY_CASES["scalar parameters over data"]
+    c = zs.compile(f, backend="fused")
+    val, (g, _, _) = c.withgradient(p, x, y)
+    assert c.backend == "fused"
+    e = np.exp(-p[1] * x)
+    r = p[0] * e + p[2] - y
+    want = [math.fsum(r * r), math.fsum(2 * r * e), -p[0] * math.fsum(2 * r * x * e),
+            math.fsum(2 * r)]
+    got = [val, *g]
+    np.testing.assert_allclose(got, want, rtol=1e-13, atol=0)
+    np.testing.assert_allclose([np.sum(r * r), np.sum(2 * r)], [want[0], want[3]], rtol=1e-13)
+    rosen, _ = ARRAY_CASES["shifted slices (Rosenbrock)"]
+    c = zs.compile(rosen, backend="fused")
+    z = x - 1.0
+    terms = 100 * (z[1:] - z[:-1] ** 2) ** 2 + (1 - z[:-1]) ** 2
+    np.testing.assert_allclose(c.withgradient(z)[0], math.fsum(terms), rtol=1e-13, atol=0)
+
+
+def _fast_math_flags(ir):
+    """{flag: count} of LLVM fast-math flags on the instructions of `ir`."""
+    flags = re.findall(r"= f(?:add|sub|mul|div|rem|neg|cmp) ((?:(?:fast|reassoc|nnan|ninf|nsz|"
+                       r"arcp|contract|afn) )+)", ir)
+    return collections.Counter(f for fs in flags for f in fs.split())
+
+
+def _avx2():
+    if not fused_jit.available():
+        return False
+    import llvmlite.binding  # (numba's own dependency)
+    return bool(llvmlite.binding.get_host_cpu_features().get("avx2", False))
+
+
+@pytest.mark.skipif(not _avx2(), reason="needs numba and a CPU with AVX2")
+def test_reduction_loops_vectorise_with_reassoc_on_the_sum_only():
+    """The loop of Rosenbrock's value and gradient: its sum's add runs on
+    SIMD vectors (a strict left-to-right sum could not), that add is the
+    only instruction with a fast-math flag, and its only flag is reassoc."""
+    f, _ = ARRAY_CASES["shifted slices (Rosenbrock)"]
+    c = zs.compile(f, backend="fused")
+    c.gradient(np.linspace(-1, 1, 1000))
+    (loop,) = c._last.kernel.loops.values()
+    ir = loop.inspect_llvm(loop.signatures[0])
+    assert re.search(r"= fadd reassoc <\d+ x double>", ir)
+    flags = _fast_math_flags(ir)
+    assert set(flags) == {"reassoc"}
+    assert re.findall(r"= (f\w+) reassoc", ir) == ["fadd"] * flags["reassoc"]
+
+
 def test_slices_are_index_offsets_in_one_loop():
     """Rosenbrock's value and gradient: one loop, reading x at i-1, i, i+1."""
     f, args = ARRAY_CASES["shifted slices (Rosenbrock)"]
@@ -126,17 +211,40 @@ def test_slices_are_index_offsets_in_one_loop():
 def test_exp_runs_between_loops_and_input_values_are_recomputed():
     """A fit's gradient: NumPy's SIMD exp over the array between two loops;
     `c - y`, a value of the inputs, is computed in the pass that reads it
-    (not written out by the first pass); three sums in that one pass."""
+    (not written out by the first pass); three sums in that one pass; the
+    3-element gradient assembled by NumPy (a loop of 3 costs more)."""
     f, (p, t, y) = ARRAY_CASES["scalar parameters over data"]
     c = zs.compile(f, backend="fused")
     g = c.gradient(p, t, y)[0]
     driver, loops = c.source.split("\ndef _loop0", 1)
     assert "np.exp(" in driver and "np.exp(" not in loops
-    assert driver.count("_loop") == 3 and "= _loop1(" in driver  # -b*t; exp; the sums
+    assert ", out=" in driver  # exp written into the array -b*t's loop made (read by nothing else)
+    assert driver.count("_loop") == 2 and "= _loop1(" in driver  # -b*t; exp; the sums
+    assert "_loop2" not in c.source  # the 3-vector gradient: NumPy adds, not a loop
     assert loops.count("_r") >= 6  # (declared and accumulated: at least three sums)
     e = np.exp(-p[1] * t)
     r = 2 * (p[0] * e + p[2] - y)
     _close([math.fsum(r * e), -p[0] * math.fsum(r * t * e), math.fsum(r)], g, rtol=1e-12)
+
+
+def test_sin_and_cos_of_an_array_are_one_vecmath_call():
+    """sin and cos over arrays run between loops (vecmath's SIMD loops, not
+    libm in the loop), the sin and the cos of one array in one `sincos`
+    call, also of an array a loop made (2*x); NumPy's values to 1 ulp, and
+    libm's at NaN, +-inf, -0.0 and a huge argument."""
+    def f(x):
+        return np.sum(np.sin(x) * np.cos(x) + np.sin(2 * x) * x)
+    x = np.concatenate([X, [np.nan, np.inf, -np.inf, -0.0, 1e300]])
+    with np.errstate(invalid="ignore"):
+        n, fz, c = _both(f, x)
+        assert c.backend == "fused"
+        driver, loops = c.source.split("\ndef _loop0", 1)
+        assert driver.count("_vm_sincos(") == 2 and "sin(" not in loops and "cos(" not in loops
+        _close(n.grad[0], fz.grad[0], rtol=1e-13)
+        _close(n.val, fz.val)
+        x = X[:-5]
+        _close(zs.compile(f, backend="numpy").withgradient(x)[0], c.withgradient(x)[0],
+               rtol=1e-13)
 
 
 def test_scalar_kernels_are_one_numba_function():
@@ -168,6 +276,11 @@ def test_gradient_field_of_a_scalar_function():
     assert c.backend == "fused"
     for a, b in zip(n, fz):
         _close(a, b)
+    # arrays written: sin(x) and cos(x) (by vecmath, into two scratch arrays),
+    # -y**2 (for NumPy's exp: one scratch array, then exp in place) and the two
+    # gradients (new arrays: they are returned); y**2, read by both passes, is
+    # recomputed by the second, not written out
+    assert c.source.count("np.empty(") == 2 and "_S[2]" in c.source and "_S[3]" not in c.source
 
 
 def test_unfusable_kernels_stay_numpy():
@@ -184,7 +297,7 @@ def test_auto_swaps_in_the_background_with_a_log_line(caplog, monkeypatch):
     x = np.linspace(-1, 1, 7)
     with caplog.at_level(logging.DEBUG, logger="zygote_sym.fused"):
         first = c.gradient(x)[0]
-        tier = c._last.tier
+        tier = c._last.tiers[-1]  # (gradient()'s own kernel's: specialize.py)
         assert not tier.pending and tier.spent > 0  # timed, then asked for the fused kernel
         assert tier.ready.wait(60) and tier.backend == "fused"
         later = c.gradient(x)[0]
@@ -208,6 +321,7 @@ def test_swap_while_threads_call(caplog):
     x = np.linspace(0, 1, 1000)
     want = zs.compile(lambda x: np.sum(np.sin(x) * x), backend="numpy").gradient(x)[0]
     wrong, stop = [], threading.Event()
+    c.gradient(x)  # (traced here: wait_fused needs the specialization the threads call)
 
     def work():
         while not stop.is_set():
@@ -301,13 +415,13 @@ def test_auto_keeps_the_faster_kernel_after_a_race(monkeypatch):
     x = np.linspace(0, 1, 50)
     c.gradient(x)
     assert c.wait_fused(60) == "fused"  # on trial
-    race = c._last.tier
-    kernel = c._last.kernel
+    race = c._last.tiers[-1]  # (gradient()'s own kernel's: specialize.py)
+    kernel = c._last.grad_kernel
     assert isinstance(kernel, fused_tier._Race)
     kernel.spent = [1.0, 0.0]  # as if NumPy had won every timed call
     got = [c.gradient(x)[0] for _ in range(2 * (fused_tier.RACE + 1))]
     assert race.backend == "numpy" and c.backend == "numpy"
-    assert c._last.kernel is kernel.kernels[1]  # the NumPy kernel installed for good
+    assert c._last.grad_kernel is kernel.kernels[1]  # the NumPy kernel installed for good
     for g in got:
         np.testing.assert_allclose(g, np.sin(x) + x * np.cos(x), rtol=1e-13)
 
@@ -330,11 +444,39 @@ class _FakeBlas:
         self.n = n
 
 
+class _Busy:
+    """A Crowd whose other processes use `others` cores."""
+
+    def __init__(self, others):
+        self.others = others
+
+    def __call__(self):
+        return self.others > runtime.CROWD_CORES
+
+
+def test_large_blas_calls_run_on_the_cores_left_free(monkeypatch):
+    """A product above BLAS_THREADS_FROM keeps as many threads as other
+    processes leave cores (at least one); a small one gets one thread."""
+    fake = _FakeBlas(8)
+    monkeypatch.setattr(runtime._blas, "libs", [(fake.get, fake.put)])
+    monkeypatch.setattr(runtime, "_CORES", 8)
+    for others, want in [(1.0, 7), (2.6, 5), (7.9, 1), (30.0, 1), (math.inf, 1)]:
+        monkeypatch.setattr(runtime._blas, "crowd", _Busy(others))
+        assert runtime._blas.limited(lambda a, b: fake.n, None, None, large=True) == want
+        assert runtime._blas.limited(lambda a, b: fake.n, None, None) == 1
+        assert fake.n == 8
+    monkeypatch.setattr(runtime._blas, "crowd", _Busy(1.0))
+    fake.sets.clear()
+    a, b = np.ones((2_000, 100)), np.ones((100, 100))  # 2*10**7 multiply-adds: large
+    np.testing.assert_array_equal(runtime._matmul1(a, b), np.full((2_000, 100), 100.0))
+    assert fake.sets == [7, 8]
+
+
 def test_small_blas_calls_run_on_one_thread_and_restore(monkeypatch):
     fake = _FakeBlas(2)
     monkeypatch.setattr(runtime._blas, "libs", [(fake.get, fake.put)])
-    monkeypatch.setattr(runtime._blas, "crowd", lambda: True)  # another process is busy
-    assert runtime._blas.serial(lambda a, b: fake.n, None, None) == 1  # during the call
+    monkeypatch.setattr(runtime._blas, "crowd", _Busy(1.0))  # another process is busy
+    assert runtime._blas.limited(lambda a, b: fake.n, None, None) == 1  # during the call
     assert fake.n == 2 and fake.sets == [1, 2]
     a, b = np.linspace(-1, 1, 10_000), np.cos(np.arange(10_000.0))
     fake.sets.clear()
@@ -364,32 +506,32 @@ def test_blas_goes_serial_only_while_other_processes_use_the_cpu(tmp_path, monke
     assert at(2.0, 200, 1.0)              # a core busy, none of it ours
     fake = _FakeBlas(2)
     monkeypatch.setattr(runtime._blas, "libs", [(fake.get, fake.put)])
-    monkeypatch.setattr(runtime._blas, "crowd", lambda: False)
-    assert runtime._blas.serial(lambda a, b: fake.n, None, None) == 2 and not fake.sets
+    monkeypatch.setattr(runtime._blas, "crowd", _Busy(0.0))
+    assert runtime._blas.limited(lambda a, b: fake.n, None, None) == 2 and not fake.sets
     assert runtime.Crowd(str(tmp_path / "missing"))()  # no /proc/stat: always serial
 
 
 def test_which_blas_calls_get_one_thread():
-    """Tiny products (BLAS is serial anyway) and huge ones (longer than a
-    scheduler time slice) keep plain NumPy; the middle gets one thread."""
+    """Tiny products (BLAS is serial anyway) keep plain NumPy; the rest have
+    their threads limited while other processes use the CPU."""
     assert runtime.one_blas_thread((10 ** 5,), (10 ** 5,))          # B3's dot products
     assert runtime.one_blas_thread((10 ** 4, 100), (100,))          # B5's products
     assert runtime.one_blas_thread((100,), (100, 10 ** 4))
     assert not runtime.one_blas_thread((3,), (3,))
     assert not runtime.one_blas_thread((3, 3), (3, 3))
-    assert not runtime.one_blas_thread((1000, 1000), (1000, 1000))  # 10**9 multiply-adds
+    assert runtime.one_blas_thread((1000, 1000), (1000, 1000))  # 10**9: on the free cores
     assert not runtime.one_blas_thread((0,), (0,))
 
 
 def test_concurrent_blas_limits_end_on_the_users_count(monkeypatch):
     fake = _FakeBlas(2)
     monkeypatch.setattr(runtime._blas, "libs", [(fake.get, fake.put)])
-    monkeypatch.setattr(runtime._blas, "crowd", lambda: True)
+    monkeypatch.setattr(runtime._blas, "crowd", _Busy(1.0))
     seen = []
 
     def work():
         for _ in range(200):
-            seen.append(runtime._blas.serial(lambda a, b: fake.n, None, None))
+            seen.append(runtime._blas.limited(lambda a, b: fake.n, None, None))
     threads = [threading.Thread(target=work) for _ in range(4)]
     for t in threads:
         t.start()
@@ -410,3 +552,97 @@ def test_kernel_dot_products_keep_the_users_blas_threads():
     np.testing.assert_allclose(g, [math.fsum(r * e), -2 * math.fsum(r * t * e)], rtol=1e-12)
     assert "_dot1(" in c.source
     assert [i["num_threads"] for i in threadpoolctl.threadpool_info()] == before
+
+
+def _scratch_held():
+    """The scratch arrays this thread keeps (of every kernel it called)."""
+    return [a for arrays, _ in getattr(fused_between._kept, "sets", {}).values() for a in arrays]
+
+
+def test_results_never_alias_scratch():
+    """Temporaries live in scratch arrays reused by the next call; what a
+    call returns is new: a second call with other inputs leaves the first
+    call's results as they were (-y**2 goes through scratch); an output
+    that is a NumPy view of a scratch array (a 2-D slice) is copied."""
+    f, _ = ARRAY_CASES["product and transcendentals"]
+    c, n = zs.compile(f, backend="fused"), zs.compile(f, backend="numpy")
+    first = c.gradient(X, Y)
+    kept = [g.copy() for g in first]
+    assert c.backend == "fused" and "_S[0]" in c.source
+    second = c.gradient(Y, X)
+    for a, b, want in zip(first, kept, n.gradient(X, Y)):
+        np.testing.assert_array_equal(a, b)
+        _close(want, a)
+    for g in (*first, *second):
+        assert not any(np.shares_memory(g, s) for s in _scratch_held())
+    for a, b in zip(second, n.gradient(Y, X)):
+        _close(b, a)
+    # an output that is a view of a scratch array is copied (fused._unshared)
+    x = Leaf("x", (4, 3))
+    inner = x ** 2 + 1
+    nodes = [2 * Index.make(inner, "1:3, :"), Index.make(inner, "1:3, :")]
+    k = FusedKernel(nodes, [x], [np.ones((4, 3))], Kernel(nodes, [x], [np.ones((4, 3))]))
+    assert "_unshared(" in k.source
+    a = np.arange(12.0).reshape(4, 3)
+    r1 = k(a)
+    r2 = k(-a)
+    np.testing.assert_array_equal(r1[1], a[1:3] ** 2 + 1)
+    np.testing.assert_array_equal(r1[0], 2 * (a[1:3] ** 2 + 1))
+    np.testing.assert_array_equal(r2[1], a[1:3] ** 2 + 1)
+
+
+def test_each_thread_has_its_own_scratch():
+    """Threads calling one kernel at once with different inputs each get
+    their own scratch arrays (and the right numbers); a call made while the
+    thread's arrays are taken (re-entrant) gets new ones."""
+    f, _ = ARRAY_CASES["product and transcendentals"]
+    c, n = zs.compile(f, backend="fused"), zs.compile(f, backend="numpy")
+    c.gradient(X, Y)
+    assert c.backend == "fused"
+    inputs = [(X * (j + 1) / 4, Y - j) for j in range(4)]
+    wants = [n.gradient(*xy) for xy in inputs]
+    wrong, arrays, start = [], {}, threading.Barrier(4)
+
+    def work(j):
+        start.wait()
+        for _ in range(30):
+            for a, b in zip(c.gradient(*inputs[j]), wants[j]):
+                if not np.allclose(a, b, rtol=1e-12, atol=0):
+                    wrong.append(j)
+        arrays[j] = _scratch_held()  # (c's: -y**2; kept alive past the thread)
+    threads = [threading.Thread(target=work, args=(j,)) for j in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not wrong
+    held = [a for j in range(4) for a in arrays[j]]
+    assert all(arrays.values()) and not any(  # each thread its own arrays, none shared
+        np.shares_memory(a, b) for i, a in enumerate(held) for b in held[i + 1:])
+    scratch = fused_between.Scratch()
+    scratch.slot(10, "np.float64")
+    outer = scratch.take()
+    inner = scratch.take()  # (while `outer` is taken: as a re-entrant call would)
+    assert not np.shares_memory(outer[0], inner[0])
+    scratch.give(inner)
+    scratch.give(outer)
+    assert scratch.take()[0] is outer[0]  # (the outer call's arrays are the ones kept)
+
+
+def test_scratch_kept_per_thread_is_capped(monkeypatch):
+    """Above SCRATCH_CAP bytes the least recently called kernels' scratch is
+    dropped; a kernel whose scratch alone is above it allocates every call."""
+    monkeypatch.setattr(fused_between, "_kept", threading.local())
+    f = lambda x: np.sum(np.exp(-x ** 2) * x)  # noqa: E731
+    c1, c2 = zs.compile(f, backend="fused"), zs.compile(f, backend="fused")
+    x = np.linspace(-1.0, 1.0, 1000)  # (scratch: -x**2, 8000 bytes)
+    want = np.exp(-x ** 2) * (1 - 2 * x ** 2)
+    monkeypatch.setattr(fused_between, "SCRATCH_CAP", 10000)
+    _close(want, c1.gradient(x)[0])
+    _close(want, c2.gradient(x)[0])
+    assert "_S[0]" in c1.source and "_S[1]" not in c1.source
+    (token,) = fused_between._kept.sets  # c1's dropped: 16000 bytes > 10000
+    assert fused_between._kept.total == 8000
+    monkeypatch.setattr(fused_between, "SCRATCH_CAP", 1000)
+    _close(want, c1.gradient(x)[0])
+    assert list(fused_between._kept.sets) == [token]

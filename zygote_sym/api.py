@@ -4,8 +4,8 @@ Each traces f at the given arguments (flattened as pytrees), runs the reverse
 pass over the SymPy DAG, generates a kernel for the primal and the
 cotangents, and returns what that kernel computes, shaped like the
 arguments (eager.py).  SymPy arguments give SymPy results instead (fully
-symbolic mode).  `gradient` and `withgradient` reuse the kernel of an
-earlier call of the same f when that gives what a new trace would
+symbolic mode).  `gradient`, `withgradient` and `pullback` reuse the kernels
+of an earlier call of the same f when that gives what a new trace would
 (reuse.py: compile's contract).
 """
 from typing import Any, Callable, Sequence, Tuple
@@ -105,11 +105,30 @@ def pullback(f: Callable[..., Any], *args: Any) -> Tuple[Any, Callable[[Any], An
     A single :class:`Params` argument means implicit parameters of a
     zero-argument f, and `back(dy)` returns :class:`Grads`.
 
+    `back` may be called any number of times, from any number of threads; it
+    gives the cotangents at the point y was computed even when the caller
+    changes its arrays in place afterwards (it keeps copies of them).
+
+    Called again with the same f (or a lambda of the same code holding the
+    same objects) and arguments of the same structure, shapes and dtypes, it
+    does not trace f again: y is f run on the arguments and `back` runs the
+    VJP kernel of the first call, under :func:`compile`'s contract as
+    :func:`withgradient`.  f's y is checked bit for bit against a trace at the
+    first call, the next few and then at doubling intervals; an f whose y
+    differs (NumPy's np.dot of two vectors is not its traced sum of products in
+    the last bit) is traced at every call (zygote_sym/reuse_pullback.py).
+
     >>> y, back = pullback(lambda a, b, c: a*b*c, 2.0, 3.0, 5.0)
     >>> y, back(2.0)
     (30.0, (30.0, 20.0, 12.0))
+    >>> import numpy as np
+    >>> step = lambda u, dt: u + dt * np.stack([-u[1], u[0]])  # a vector-valued f
+    >>> for k in range(3):  # traced at the first call; kernels from the second on
+    ...     y, back = pullback(step, np.array([1.0, 0.0]) * (k + 1), 0.5)
+    >>> y, back(np.array([1.0, 1.0]))
+    (array([3. , 1.5]), (array([1.5, 0.5]), 3.0))
     """
-    return eager.pullback(f, args)
+    return reuse.pullback(f, args)
 
 
 def _hessian_rows(f, args, fname):

@@ -24,8 +24,10 @@ argument or a captured float array) is a gather by `i + arange(B)` in the kernel
 by `0 <= i` and `i + B <= len(X)`: one trace for every offset in range (one more for each
 offset NumPy would clip, the last partial batch).  Other integer arguments that decide
 slices or indices give one trace per value, found by those values (`_pin`), so a loop over
-them traces each value once; a compiled function of all-float scalars is called through a generated dispatcher
-(scalar_dispatch.py).
+them traces each value once.  A compiled function of all-float scalars is called through a
+generated dispatcher (scalar_dispatch.py), and one of float arrays (in dicts, tuples, lists)
+through one generated for the layout of its latest arguments (array_dispatch.py): the same
+checks, without the general path's Python-level overhead.
 
 A function written for scalars and called with arrays is evaluated elementwise over the
 batch (:class:`BatchedSpecialization`): a gradient field, only when f really is elementwise
@@ -39,7 +41,7 @@ from typing import Any, Callable, Hashable, List, Optional, Sequence, Tuple, Uni
 
 import numpy as np
 
-from . import closed, eager, pytree, scalar_dispatch
+from . import array_dispatch, closed, eager, pytree, scalar_dispatch
 from . import dask as dask_support
 from .codegen.fused_tier import Tiered, check_backend
 from .errors import NonScalarOutputError
@@ -47,7 +49,7 @@ from .specialize import (BatchedSpecialization, JacobianSpecialization, Speciali
                          Unreusable, _Elementwise, _NotElementwise, _name, _warn)
 from .trace.call import trace_call
 from .trace.tracer import tracing
-from .transform import WithGradient, as_leaf_result, as_result
+from .transform import WithGradient, as_result, fresh_result
 
 log = logging.getLogger("zygote_sym.compile")
 Wrt = Union[int, Sequence[int]]  # an argument index or several (JAX's argnums)
@@ -90,20 +92,6 @@ def _numeric(v):
     """A leaf zygote_sym.gradient's reuse takes: a real number or real array."""
     return type(v) in (int, float) or type(v) is np.ndarray and v.dtype.kind in "fiu" or \
         isinstance(v, np.generic) and not isinstance(v, np.bool_) and v.dtype.kind in "fiu"
-
-
-def _fresh(grad, example, args):
-    """A kernel's array result as it is when it already has the input's shape
-    and float dtype and is a new array (not an input or a captured array:
-    `sum(x*y)`'s gradient in x is y itself; nor a view of one: an array a Numba
-    kernel returns owns no data by NumPy's flags, so its memory is compared with
-    the inputs'); else converted by `as_leaf_result`."""
-    if type(grad) is np.ndarray and type(example) is np.ndarray and grad.dtype == np.float64 \
-            and grad.shape == example.shape and not any(grad is a for a in args) \
-            and (grad.flags.owndata or not any(
-                np.may_share_memory(grad, a) for a in args if isinstance(a, np.ndarray))):
-        return grad
-    return as_leaf_result(grad, example)
 
 
 def _pins_ints(spec, args):
@@ -194,6 +182,8 @@ class Compiled(Tiered):
                 if len(self._cache) > 4 * self.max_specializations:
                     old = next(iter(self._cache))
                     gone = self._cache.pop(old)
+                    for spec in gone:
+                        array_dispatch.unbind(self, spec)
                     self._scalars({k: v for k, v in self._scalar.items() if v not in gone})
                     log.info("%s: dropped the kernels of the oldest input signature (%d in use)",
                              _name(self.f), len(self._cache))
@@ -282,6 +272,7 @@ class Compiled(Tiered):
     def _thrash(self, spec, pinned=False):
         """More than max_specializations traces for one signature: a dropped one
         (guards keep failing), or, `pinned`, the first of those pinned to integers."""
+        array_dispatch.unbind(self, spec)
         failing = "; ".join(dict.fromkeys(str(gd) for gd in spec.guards)) or \
             "(none: state changed)"
         log.info("%s: more than %d traces for one input signature, guards %s", _name(self.f),
@@ -317,6 +308,7 @@ class Compiled(Tiered):
         with self._lock:  # (another thread may have dropped it first)
             if spec in specs:
                 specs.remove(spec)
+            array_dispatch.unbind(self, spec)
             self._scalars({k: v for k, v in self._scalar.items() if v is not spec})
         self._retraced.append("; ".join(w for _, w in spec.watch.changes()[:2]))
         log.info("%s: traced again, state it reads changed (%s)", _name(self.f),
@@ -349,17 +341,23 @@ class Compiled(Tiered):
         if dask_support.is_dask(args):  # Dask arrays: the kernel block by block (dask.py)
             return dask_support.withgradient(self, *args, with_value=with_value)
         spec, (val, grads) = self._run(args, with_value=with_value)
+        self._with_value = with_value
         if spec.floats_only and _simple(args):  # (a pytree of floats is mirrored below)
             return WithGradient(float(val), tuple(map(float, grads)))
-        inputs = (*args, *getattr(spec, "consts", ()),
-                  *[s.get() for s, _ in getattr(spec, "captured", ())])
-        shaped = [_fresh(gr, v, inputs) for gr, v in zip(grads, spec.examples)]
+        array_dispatch.bind(self, spec, args)  # (the next call with these arguments: there)
+        inputs = [*_flatten(args)[1], *getattr(spec, "consts", ()),
+                  *[s.get() for s, _ in getattr(spec, "captured", ())]]
+        shaped: List[Any] = []
+        for gr, v in zip(grads, spec.examples):  # (one array for two gradients: copied)
+            shaped.append(fresh_result(gr, v, inputs + shaped))
         if isinstance(spec, BatchedSpecialization):
             return WithGradient(val, tuple(shaped))
-        return WithGradient(as_result(val, 0.0), self._mirror(spec, args, shaped))
+        return WithGradient(None if val is None else as_result(val, 0.0),
+                            self._mirror(spec, args, shaped))
 
     def gradient(self, *args: Any) -> Tuple[Any, ...]:
-        """The gradient, as :func:`zygote_sym.gradient`, from the kernel."""
+        """The gradient, as :func:`zygote_sym.gradient`, from the kernel (for
+        arrays, a kernel of the gradients alone: f's value is not computed)."""
         return self.withgradient(*args, with_value=False).grad
 
     def jacobian(self, *args: Any) -> Any:
@@ -385,7 +383,7 @@ class Compiled(Tiered):
             raise AttributeError("no kernel yet: call .gradient(...) once first")
         if isinstance(self._last, BatchedSpecialization):
             return "\n".join(k.source for b in self._last.branches for k in b._kernels.values())
-        return self._last.kernel.source
+        return self._kernel().source
 
     def stages(self) -> str:
         """The most recently used kernel pass by pass: the traced DAG, after
@@ -393,7 +391,7 @@ class Compiled(Tiered):
         if self._last is None or isinstance(self._last, BatchedSpecialization):
             raise AttributeError("no single kernel yet: call .gradient(...) with the "
                                  "arguments whose kernel you want to see")
-        return self._last.kernel.stages()
+        return self._kernel().stages()
 
     @property
     def guards(self) -> List[Any]:

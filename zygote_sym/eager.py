@@ -107,6 +107,10 @@ def pullback(f: Callable[..., Any],
         return y, symbolic_back
     kernel, seeds, grads, examples = seeded_kernel(traced, traced.out_exprs, traced.leaves,
                                                     "pullback")
+    # back gives the cotangents at the point y is f of: copies of the array arguments
+    # (the caller may change its arrays in place before calling back)
+    examples[:len(traced.leaves)] = [np.array(v) if type(v) is np.ndarray else v
+                                     for v in examples[:len(traced.leaves)]]
     y = pytree.rebuild(traced.out_tree, iter(lift_results(traced, traced.out_exprs, y_values)))
 
     def back(dy):

@@ -1,6 +1,6 @@
-"""Trace reuse for `zygote_sym.gradient` and `withgradient`: the natural spelling
-`zs.gradient(loss, w, X, y)` in the user's own loop runs a compiled kernel from
-the second call on, under `compile`'s contract (compiled.py: guards, the state
+"""Trace reuse for `zygote_sym.gradient`, `withgradient` and `pullback`: the natural
+spelling `zs.gradient(loss, w, X, y)` in the user's own loop runs a compiled kernel
+from the second call on, under `compile`'s contract (compiled.py: guards, the state
 watch, thread safety; a window `X[i:i+B]` of an argument X is one kernel for every
 offset i in range, other integers that pick a slice or an index get one kernel per
 value; an array f reaches without taking it is a constant of the kernel, so its
@@ -32,6 +32,14 @@ gives what tracing f again would:
   `max_specializations` traces) or sees state it reads change at 3 calls.  An
   error f raises while traced is raised at once (f ran once); an argument or
   output the kernel does not take falls back (f, if it ran, runs again).
+- `pullback` has entries of its own (a pullback that cannot be reused does not
+  stop gradient's reuse, nor the reverse).  Its y is f run on the arguments, and
+  `back(dy)` runs a VJP kernel on copies of the array arguments.  f's run must
+  give tracing's y bit for bit, checked against a trace at the trace, at the
+  first reused calls and then at doubling intervals (points, not a proof), else
+  f is traced at every call, as it is when f changes its arguments in place; a
+  call where f's run raises (Python's 1/0.0, where a trace takes NumPy's inf)
+  is traced (reuse_pullback.py says why y is not a kernel's).
 
 The cache holds at most `MAX_FUNCTIONS` functions (least recently used first
 out); the events go to `logging.getLogger("zygote_sym.reuse")`.
@@ -47,7 +55,8 @@ import numpy as np
 from . import dask as dask_support, eager
 from .compiled import Compiled
 from .params import Params
-from .specialize import Unreusable
+from .reuse_pullback import PullbackSpecialization, Retrace
+from .specialize import Unreusable, _name
 from .transform import WithGradient
 from .trace.tracer import tracing
 
@@ -63,6 +72,13 @@ class Reused(Compiled):
     (what compile warns about makes `unsafe` say why f is traced each call)."""
 
     reuse = True
+
+    def pullback(self, args: Tuple[Any, ...]) -> Tuple[Any, Callable[[Any], Any]]:
+        """(y, back) as :func:`zygote_sym.pullback`, from a kernel (reuse_pullback.py)."""
+        spec, point = self._run(args, PullbackSpecialization)
+        if point is None:  # (its guards fail at the arguments it was traced at)
+            raise Unreusable("the trace's guards do not hold at its own arguments")
+        return point.pullback(self.f, args)
 
 
 def _held(v):
@@ -113,19 +129,23 @@ def _remember(table, k):
         table.popitem(last=False)
 
 
-def _compiled(f):
+def _compiled(f, kind=None):
     """The Reused for f: found by key, or new (the least recently used goes); None
     when f's code already has a kernel for other closure values and this key was
-    not called before (a policy, not a proof: such a call traces as before)."""
-    k = key(f)
+    not called before (a policy, not a proof: such a call traces as before).
+    `kind` "pullback": the entry of `zygote_sym.pullback` (its own traces, and its
+    own reasons not to reuse them), beside gradient's (None)."""
+    fkey = key(f)
+    k = fkey if kind is None else (kind, fkey)
     with _lock:
         c = _cache.get(k)
         # the cached function may since hold other objects: then it does not stand for f
         # (its key is recomputed on it: what it holds is alive, so ids are not reused)
-        if c is not None and (c.f is f or key(c.f) == k):
+        if c is not None and (c.f is f or key(c.f) == fkey):
             _cache.move_to_end(k)
             return c
         code = getattr(f, "__code__", None)
+        code = code if kind is None or code is None else (kind, code)
         if c is None and code is not None and code in _seen and k not in _seen:
             _remember(_seen, k)
             return None
@@ -158,3 +178,19 @@ def withgradient(f: Callable[..., Any], args: Tuple[Any, ...], fname: str) -> Wi
         except Unreusable as e:
             c._unreusable(str(e))
     return eager.withgradient(f, args, fname)
+
+
+def pullback(f: Callable[..., Any], args: Tuple[Any, ...]) -> Tuple[Any, Callable[[Any], Any]]:
+    """(y, back) of f at `args`: from a reused kernel when that is f, else traced now."""
+    if tracing() or not _reusable(args) or not callable(f):
+        return eager.pullback(f, args)
+    c = _compiled(f, "pullback")
+    if c is not None and c.unsafe is None:
+        try:  # (an error f raises while traced is the user's: it propagates)
+            return c.pullback(args)
+        except Unreusable as e:
+            if isinstance(e, Retrace) or isinstance(e.__cause__, Retrace):
+                log.debug("%s: traced at this call: %s", _name(f), e)  # the kernels stay
+            else:
+                c._unreusable(str(e))
+    return eager.pullback(f, args)

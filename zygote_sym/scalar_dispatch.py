@@ -18,6 +18,7 @@ import itertools
 import types
 from typing import Any, Dict, Tuple
 
+from .codegen.fused import FusedKernel
 from .codegen.fused_tier import _Timed
 from .codegen.kernel import Kernel
 from .trace import tracer
@@ -30,7 +31,8 @@ _NOTRACE = ('((_ts := _LIVE.__dict__.get("traces")) is None or not _ts.data '
 # the kernel call: a math Kernel's generated function directly while the specialization
 # still holds that kernel, or the auto backend's timer around it (codegen/fused_tier.py:
 # then one call in its SAMPLE goes through the timer, counted here by a C-level counter);
-# once the tier swaps in another kernel, that is called as it is.  An error goes to the
+# once the tier swaps in another kernel, that is called as it is (a fused one through its
+# Numba function, as the math kernel is: a Python frame less).  An error goes to the
 # Kernel's own recovery (the kernel is pure: re-running it is safe)
 _RUN = """\
         k = _spec.kernel
@@ -41,6 +43,11 @@ _RUN = """\
                 r = _k(*a)
         elif k is _timer:
             r = k.timed(*a)
+        elif type(k) is _Fused:  # the swapped-in fused kernel: its Numba function, directly
+            try:
+                r = k.fn(*a)
+            except Exception:
+                r = k(*a)
         else:
             r = k(*a)
         _self._last = _spec
@@ -79,7 +86,7 @@ def withgradient(*a, with_value=True):
                _spec=spec, _self=compiled, _float=float, _WG=WithGradient, _new=tuple.__new__,
                _k=k if math_kernel else None, _fn=k.fn if math_kernel else None,
                _timer=timer if math_kernel else None, _count=itertools.count(1),
-               _SAMPLE=_Timed.SAMPLE,
+               _SAMPLE=_Timed.SAMPLE, _Fused=FusedKernel,
                _gradient=types.MethodType(type(compiled).gradient, compiled),
                _withgradient=types.MethodType(type(compiled).withgradient, compiled))
     exec(compile(src, f"<zygote_sym dispatcher {arg_types}>", "exec"), env)

@@ -8,12 +8,13 @@ over arrays, one `_Branch` (a traced Python branch) at a time.
 import sys
 import threading
 import warnings
+from typing import Any
 
 import numpy as np
 
 from . import pytree
 from .ad.backward import grad
-from .codegen.fused_tier import Tier
+from .codegen.fused_tier import Tier, stand_in
 from .codegen.kernel import Kernel
 from .errors import NoRuleError, RandomDrawError, TracerConversionError
 from .ir.nodes import Leaf, postorder, substitute
@@ -192,6 +193,7 @@ class Specialization:
         self.captured, self.values = [(s, None) for s, _ in self.captured], None
 
     scalar_only = True
+    dispatch: Any = None  # array_dispatch.py: its dispatchers, once made (False: none can be)
 
     def fresh(self):
         """Does the state f reaches still match this specialization?"""
@@ -210,10 +212,38 @@ class Specialization:
             type(v) is float for v in self.examples)
         self.tier = Tier(self.mode, self.kernel, nodes, self.inputs, self.values, guards,
                          lambda k: setattr(self, "kernel", k), _name(f))
+        self.tiers = [self.tier]
+        # gradient() alone need not compute f's value: an array kernel without it is made
+        # at the first such call (B5, a logistic loss: its softplus and sum were 15% of
+        # the kernel; BatchedSpecialization keys its kernels by with_value the same way)
+        self.grad_kernel = None
+        self._without_value = (nodes[1:], [stand_in(v) for v in self.values], guards,
+                               _name(f)) if self.kernel.backend == "numpy" and len(nodes) > 1 \
+            else None
+        self._making = threading.Lock()
+
+    def gradient_kernel(self):
+        """The kernel of the gradients alone (made once, by the first thread to ask;
+        its own tier: "auto" times and swaps it as it does the kernel)."""
+        with self._making:
+            if self.grad_kernel is None:
+                nodes, stand_ins, guards, name = self._without_value
+                self.grad_kernel = Kernel(nodes, self.inputs, stand_ins, guards=guards,
+                                          backend="numpy")
+                self.tiers.append(Tier(self.mode, self.grad_kernel, nodes, self.inputs,
+                                       stand_ins, guards,
+                                       lambda k: setattr(self, "grad_kernel", k), name))
+        return self.grad_kernel
 
     def run(self, leaves, with_value=True):
-        """(value, per-leaf gradients) or None when a guard fails."""
-        res = self.kernel(*leaves, *self.consts, *[s.get() for s, _ in self.captured])
+        """(value, per-leaf gradients) or None when a guard fails; the value is
+        None when not asked for and the gradients' own kernel ran."""
+        values = (*leaves, *self.consts, *[s.get() for s, _ in self.captured])
+        if with_value or self._without_value is None:
+            res = self.kernel(*values)
+        else:
+            res = (self.grad_kernel or self.gradient_kernel())(*values)
+            res = None if res is None else (None, *res)
         if res is None:
             return None
         it = iter(res[1:])

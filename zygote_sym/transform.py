@@ -106,6 +106,29 @@ def as_leaf_result(grad: Any, example: Any) -> Any:
     return as_result(grad, example)
 
 
+def fresh_result(grad: Any, example: Any, inputs: Sequence[Any]) -> Any:
+    """A kernel's gradient as it is when it already has the input's shape and
+    float dtype and shares no memory with `inputs` (the kernel's input arrays:
+    `sum(x*y)`'s gradient in x is y itself; and the gradients already returned
+    by the same call, one of which may be a view of it; an array a Numba kernel
+    returns owns no data by NumPy's flags, so its memory is compared with
+    theirs); else converted (a new array) by `as_leaf_result`.
+
+    >>> y = np.array([1.0, 2.0]); g = 2 * y
+    >>> fresh_result(g, y, [y]) is g, fresh_result(y, y, [y]) is y, fresh_result(y, y, [y])
+    (True, False, array([1., 2.]))
+    >>> fresh_result(np.float64(3.0), 1.0, [])
+    3.0
+    """
+    if type(grad) is np.ndarray and type(example) is np.ndarray and grad.dtype == np.float64 \
+            and grad.shape == example.shape:
+        arrays = [a for a in inputs if isinstance(a, np.ndarray)]
+        if grad.flags.owndata and not any(a is grad or a.base is grad for a in arrays) or \
+                not any(np.may_share_memory(grad, a) for a in arrays):
+            return grad
+    return as_leaf_result(grad, example)
+
+
 def seeded_kernel(traced: Any, outs: Sequence[sp.Expr], wrt: Sequence[Leaf], name: str,
                   guards: Sequence[Any] = ()) -> tuple[Kernel, list[Leaf], list[Any], list[Any]]:
     """A kernel for the VJP of `outs` (one cotangent seed Leaf each) with

@@ -167,7 +167,9 @@ def _library_lines():
 
 def _tracer_lines():
     attrs = vars(Tracer)
-    props = sorted(n for n, v in attrs.items() if isinstance(v, property))
+    # NumPy's array properties (`value`, the trace's own, is not one)
+    props = sorted(n for n, v in attrs.items() if isinstance(v, property)
+                   and hasattr(np.ndarray, n))
     numpy_methods, other = [], []
     for n, v in sorted(attrs.items()):
         if n.startswith("_") or not inspect.isfunction(v):

@@ -7,8 +7,8 @@ full-size temporaries, on numexpr's threads.  A transcendental that NumPy
 computes faster than numexpr (NumPy's SIMD `exp`/`log1p` beat numexpr
 without VML; numexpr wins `sin`/`cos`) is cut out as a temporary of its own
 and computed by NumPy, and the arithmetic around it stays fused.  Which
-backend is faster is measured once per process on this machine
-(`faster_in_numpy`), not assumed.
+backend is faster is measured once per machine (`faster_in_numpy`, kept by
+calibration.py), not assumed.
 
 numexpr's rules are the law here: only its functions (names.py), float64
 and bool operands (integer inputs were cast to float on kernel entry), at
@@ -32,6 +32,7 @@ from sympy.core.relational import Relational
 from sympy.logic.boolalg import BooleanAtom
 
 from ..ir.ops import ArrayOp, Where
+from . import calibration
 from .names import NUMEXPR, TIMED, UFUNCS
 from .printers import ATOM, MUL, Printer
 
@@ -115,26 +116,22 @@ def compile_region(expr, names, bool_names):
 
 
 # ------------------------------------------------------------ cost model
-_faster_in_numpy: dict = {}
-
-
 def faster_in_numpy(func, size):
     """Is NumPy's `func` faster than numexpr's on this machine for about `size`
-    elements?  Timed once per process, function and power-of-4 size class
+    elements?  Timed once per machine (calibration.py), function and power-of-4 size class
     (at most 2**18 elements, best of 3): numexpr's threads only pay on large
     arrays, and NumPy's SIMD exp/log beat numexpr without VML."""
     if func not in TIMED:
         return False
     n = _size_class(size, cap=9)
-    if (func, n) not in _faster_in_numpy:
+
+    def measure():
         x = np.random.default_rng(0).uniform(0.1, 0.9, n)
         out = np.empty_like(x)
         ne = compile_region(f"{NUMEXPR[func]}(x)", ["x"], ())
         np_fn = TIMED[func]
-        t_np = _best(lambda: np_fn(x, out=out))
-        t_ne = _best(lambda: ne(x, out=out, ex_uses_vml=False))
-        _faster_in_numpy[func, n] = t_np < t_ne
-    return _faster_in_numpy[func, n]
+        return _best(lambda: np_fn(x, out=out)) < _best(lambda: ne(x, out=out, ex_uses_vml=False))
+    return calibration.decided(f"faster_in_numpy {NUMEXPR[func]} {n}", measure)
 
 
 def _size_class(size, cap):
@@ -195,16 +192,14 @@ def is_subtrahend(node, parents):
     return _negated(node) is not None and all(isinstance(p, sp.Add) for p in parents)
 
 
-_numexpr_pays: dict = {}
-
-
 def numexpr_pays(size):
     """Is one numexpr pass over a 4-operation expression faster than four
     NumPy ufunc calls into a buffer, at about this many elements?  Measured
-    once per process and power of 4 (best of 3); on the 2-core VM this was
+    once per machine (calibration.py) and power of 4 (best of 3); on the 2-core VM this was
     developed on, numexpr lost at 10**5 elements (170 µs against 60 µs)."""
     size_class = _size_class(size, cap=11)
-    if size_class not in _numexpr_pays:
+
+    def measure():
         rng = np.random.default_rng(0)
         a, b, c = (rng.uniform(0.1, 0.9, size_class) for _ in range(3))
         out = np.empty(size_class)
@@ -215,9 +210,8 @@ def numexpr_pays(size):
             np.add(out, c, out=out)
             np.subtract(out, np.multiply(a, c), out=out)
 
-        _numexpr_pays[size_class] = _best(lambda: ne(a, b, c, out=out, ex_uses_vml=False)) \
-            < _best(numpy_passes)
-    return _numexpr_pays[size_class]
+        return _best(lambda: ne(a, b, c, out=out, ex_uses_vml=False)) < _best(numpy_passes)
+    return calibration.decided(f"numexpr_pays {size_class}", measure)
 
 
 def _best(fn):

@@ -8,8 +8,9 @@ scalar broadcast to a shape.  A full sum of a loop node is a *reduction*,
 accumulated in the loop that computes its operand.  Everything else is a
 *driver node*: the Python function that calls the loops computes it with
 NumPy, exactly as the NumPy backend prints it (printers.py).  So are `exp`
-and `log` over arrays (BETWEEN_LOOPS): NumPy's are SIMD loops, a Numba
-loop's are scalar libm calls.
+and `log` over arrays, and `sin` and `cos` by vecmath (fused_between): theirs
+are SIMD loops, a Numba loop's are scalar libm calls.  So is a group of at
+most _SMALL elements when there are larger ones (a loop call costs more).
 
 Loop nodes that feed each other (same shape, or linked by 1-D slices and
 scatters) form a group; a group is cut into passes wherever a value must
@@ -22,13 +23,20 @@ offset (`x[1:]` at element i is x[i + 1]) and a scatter is a conditional
 Rosenbrock's sum are one pass over memory.  Reads past an operand's ends are
 clamped (their values are never used: the conditional drops them).
 
+A loop writes its arrays into arguments: new arrays for the kernel's
+outputs, per-thread *scratch* arrays reused call after call for the others
+(and `np.exp(..., out=)` of them): no 8 MB temporary is mmapped and
+page-faulted in again on every call (fused_between.Scratch).
+
 All-scalar traces are the `math` kernel's source (emit.py) compiled by
 Numba: one call, no Python arithmetic.
 
 Semantics are the NumPy backend's: no fast-math flags, NumPy's error model
 (inf/nan, never ZeroDivisionError), NumPy's ufuncs for functions where
-`math` differs (fused_jit.LOOP_NAMES).  Sums run left to right (NumPy's are
-pairwise): they agree to rounding.
+`math` differs (fused_jit.LOOP_NAMES).  The one exception is a sum's
+accumulating add (`_acc`), which may be reassociated so that the loop
+vectorises: sums are added in SIMD lanes (NumPy's are pairwise), so the two
+agree to rounding, and NaN/inf propagate as in any order (fused_jit._acc).
 """
 import logging
 import traceback
@@ -40,7 +48,9 @@ import sympy as sp
 from ..ir.nodes import Leaf, Shapes, children, postorder
 from ..ir.ops import ArrayOp, BroadcastTo, Index, Scatter, Sum, SumTo, Where
 from ..ir.special import nonfinite
-from . import fused_jit
+from . import fused_jit, vecmath
+from .fused_between import (BETWEEN_LOOPS, VECMATH, VM_NAMESPACE, Scratch, in_place,
+                            into_scratch, sincos_pairs, vecmath_line)
 from .emit import compile_source, generate
 from .fuse import is_boolean
 from .passes import fold_constants
@@ -50,6 +60,7 @@ log = logging.getLogger("zygote_sym.fused")
 
 _THE_INPUTS = (np.linalg.LinAlgError, MemoryError, RecursionError)
 _MAX_OFFSETS = 16  # distinct index offsets of one node in one loop: more is no fusion
+_SMALL = 8  # elements: a group no longer than this is NumPy calls, not a loop (_Plan)
 
 
 class Unfusable(Exception):
@@ -73,17 +84,6 @@ def _slice(key, ndim):
     return (int(a), int(b)) if a and b else None
 
 
-# Functions computed BETWEEN loops, by NumPy over the whole array, not inside
-# them: NumPy's exp and log are SIMD loops (AVX-512/AVX2), where a Numba loop
-# calls scalar libm (Numba 0.62+ has no SVML; LLVM's vector-library option is
-# not applied by its pipeline).  Measured on B3 (10**5 points, same process):
-# np.exp then one loop, 276 µs; exp inside the loop, 639 µs.  sin and cos
-# stay in loops: NumPy's float64 versions were not faster (B2 with np.sin,
-# np.cos, np.exp between loops: 64 ms against 42 ms in one loop); functions
-# not measured stay in loops too.
-BETWEEN_LOOPS = frozenset({sp.exp, sp.log})
-
-
 def _elementwise_ok(node):
     if node.func in BETWEEN_LOOPS:
         return False  # a driver node: NumPy's SIMD function on the whole array
@@ -101,7 +101,24 @@ class _Plan:
     """Which nodes are loop nodes, reductions and driver nodes; the loops."""
 
     def __init__(self, order, outputs, guard_nodes):
-        shapes = self.shapes = Shapes()
+        self.shapes = Shapes()
+        find = self._groups(order, frozenset())
+        # a group of a few elements (B3's 3-vector gradient assembled from
+        # its sums) is cheaper as NumPy calls than as a loop (a numba call
+        # and a _flat per array: ~2 µs); kept as a loop when it is all there is
+        groups = {}
+        for node in order:
+            if self.kind[node] == "loop":
+                groups.setdefault(find(node), []).append(node)
+        small = [ns for ns in groups.values() if max(map(self.size, ns)) <= _SMALL]
+        if small and len(small) < len(groups):
+            find = self._groups(order, frozenset(n for ns in small for n in ns))
+        self._passes(order, outputs, guard_nodes, find)
+
+    def _groups(self, order, demoted):
+        """Classify the nodes (self.kind; the nodes of `demoted` are driver
+        nodes) and return `find`: a loop node's group."""
+        shapes = self.shapes
         self.kind = {}  # node -> "leaf", "const", "loop", "red" (a sum in a loop) or "py"
         parent = {}  # union-find over loop nodes: the groups
 
@@ -118,7 +135,9 @@ class _Plan:
                 continue
             shape = shapes(node)
             kind = "py"
-            if shape and 0 not in shape:
+            if node in demoted:
+                pass
+            elif shape and 0 not in shape:
                 if isinstance(node, Index) and len(kids) == 1 and \
                         _slice(node.key, len(shapes(kids[0]))) is not None:
                     kind = "loop"
@@ -139,6 +158,11 @@ class _Plan:
                 for c in kids:
                     if self.kind[c] == "loop":
                         parent[find(c)] = find(node)
+        return find
+
+    def _passes(self, order, outputs, guard_nodes, find):
+        """The passes (self.epoch, self.ready, self.loops) and the loop nodes
+        that leave their loop as arrays (self.materialized)."""
         # passes: a loop node runs in the first pass after every value it
         # reads from outside the loop is ready (epoch); ready[n]: passes done
         # before the driver holds n
@@ -159,7 +183,8 @@ class _Plan:
         # ...and as late as its readers allow when only loop nodes read it: a
         # value of the inputs (`-y`) is then recomputed in the pass that reads
         # it, not written out by an earlier pass and read back
-        readers, kept = {}, set(outputs)
+        self.readers = readers = {}  # node -> the nodes that read it
+        kept = set(outputs)
         for node in order:
             for c in children(node):
                 readers.setdefault(c, []).append(node)
@@ -177,12 +202,22 @@ class _Plan:
                 self.loops.setdefault((find(base), self.epoch[node]), []).append(node)
         if not self.loops:
             raise Unfusable("no elementwise work over arrays")
+        # ...and arithmetic on values of that kind (`y**2`, read by the pass
+        # before exp(-y**2) and by the one after) is recomputed by every pass
+        # that reads it: a multiply is cheaper than an array written out and
+        # read back (B2, 10**6 points: 29 -> 27 ms and 14 -> 11 ms in two runs)
+        outs, self.recompute = set(outputs) | set(guard_nodes), set()
+        for node in order:
+            if self.kind[node] == "loop" and node not in outs and _cheap(node) and all(
+                    self.kind[c] != "loop" or c in self.recompute for c in children(node)):
+                self.recompute.add(node)
         # a loop node leaves its loop (an array) when anything outside reads it
-        outs, self.materialized = set(outputs) | set(guard_nodes), set()
+        self.materialized = set()
         for node in order:
             for c in children(node):
                 if self.kind[c] == "loop" and (self.kind[node] == "py" or (
-                        self.kind[node] == "loop" and self.epoch[node] != self.epoch[c])):
+                        self.kind[node] == "loop" and self.epoch[node] != self.epoch[c]
+                        and c not in self.recompute)):
                     self.materialized.add(c)
         self.materialized |= {n for n in outs if self.kind.get(n) == "loop"}
 
@@ -190,12 +225,20 @@ class _Plan:
         return int(np.prod(self.shapes(node)))
 
 
+def _cheap(node):
+    """Is the node a few instructions (sums, products, small integer powers)?"""
+    return isinstance(node, (sp.Add, sp.Mul)) or isinstance(node, sp.Pow) and \
+        node.exp in (2, 3, -1)
+
+
 class _Loop:
-    """Source of one pass: `def _loopK(inputs...)` -> (arrays..., sums...)."""
+    """Source of one pass: `def _loopK(inputs..., outputs...)` -> (sums...,),
+    writing its arrays into the output arrays the driver passes (new ones
+    for the kernel's outputs, scratch for the others: fused_between)."""
 
     def __init__(self, name, nodes, plan, printer, epoch):
         self.name, self.plan, self.printer, self.epoch = name, plan, printer, epoch
-        members = set(nodes)
+        members = set(nodes) | plan.recompute
         roots = [n for n in nodes if n in plan.materialized or plan.kind[n] == "red"]
         self.length = max(plan.size(n if plan.kind[n] == "loop" else children(n)[0])
                           for n in roots)
@@ -220,7 +263,7 @@ class _Loop:
                 else:
                     todo.append((c, k))
         self.arrays, self.scalars = [], []
-        self.order = [(n, k) for n in postorder(list(need)) if n in members
+        self.order = [(n, k) for n in postorder(list(need)) if n in members and n in need
                       for k in sorted(need[n])]
         # the range of i where every read is inside its array: there the body
         # reads without clamping (the loop is peeled: clamped edges, plain middle)
@@ -277,12 +320,9 @@ class _Loop:
 
     def source(self):
         plan, n = self.plan, self.length
-        args = [f"_x{self._id(a)}" for a in self.arrays] + [f"_s{self._id(s)}"
-                                                            for s in self.scalars]
+        args = [f"_x{self._id(a)}" for a in self.arrays] + [
+            f"_s{self._id(s)}" for s in self.scalars] + [f"_o{self._id(o)}" for o in self.outputs]
         lines = [f"def {self.name}({', '.join(args)}):"]
-        for o in self.outputs:
-            dtype = "np.bool_" if is_boolean(o) else "np.float64"
-            lines.append(f"    _o{self._id(o)} = np.empty({plan.size(o)}, {dtype})")
         for s in self.sums:
             lines.append(f"    _r{self._id(s)} = 0.0")
         lo, hi = min(self.lo, n), max(min(self.hi, n), min(self.lo, n))
@@ -299,22 +339,25 @@ class _Loop:
             for s in self.sums:
                 c = children(s)[0]
                 cond = f"if i < {plan.size(c)}: " if plan.size(c) < stop else ""
-                lines.append(f"        {cond}_r{self._id(s)} += {self.var[(c, 0)]}")
-        res = [f"_o{self._id(o)}" for o in self.outputs] + [f"_r{self._id(s)}" for s in self.sums]
-        lines.append(f"    return ({', '.join(res)},)")
+                r = f"_r{self._id(s)}"  # _acc: the one reassociable add (fused_jit._acc)
+                lines.append(f"        {cond}{r} = _acc({r}, {self.var[(c, 0)]})")
+        lines.append(f"    return ({''.join(f'_r{self._id(s)}, ' for s in self.sums)})")
         return "\n".join(lines) + "\n"
 
     def signature(self):
         return tuple([fused_jit.typeof_array(is_boolean(a)) for a in self.arrays]
-                     + [fused_jit.typeof_scalar(is_boolean(s)) for s in self.scalars])
+                     + [fused_jit.typeof_scalar(is_boolean(s)) for s in self.scalars]
+                     + [fused_jit.typeof_output(is_boolean(o)) for o in self.outputs])
 
 
 def _suffix(k):
     return "" if k == 0 else f"_p{k}" if k > 0 else f"_m{-k}"
 
 
-def _array_kernel(outputs, leaves, int_leaves, guards, name):
-    """(driver source, loop source, {loop name: signature})."""
+def _array_kernel(outputs, leaves, int_leaves, guards, name, scratch):
+    """(driver source, extra names, loop source, {loop name: signature});
+    the driver's temporaries are slots of `scratch` (its first argument,
+    `_S`, holds them when there are any)."""
     roots = fold_constants([gd.expr for gd in guards] + list(outputs))
     guard_exprs, outputs = roots[:len(guards)], roots[len(guards):]
     expected = {e: gd.outcome for e, gd in zip(guard_exprs, guards) if gd.check is None}
@@ -329,6 +372,9 @@ def _array_kernel(outputs, leaves, int_leaves, guards, name):
     loops = [_Loop(f"_loop{j}", nodes, plan, lp, epoch) for j, ((_, epoch), nodes) in
              enumerate(sorted(plan.loops.items(), key=lambda kv: kv[0][1]))]
     code, extra, lines = {}, {}, []
+    flat = {}  # node -> a name of its value as a loop reads it (no _flat needed)
+    kept = {*outputs, *checks, *expected}
+    in_scratch = set()  # nodes whose value is (or may be a view of) a scratch array
     for j, leaf in enumerate(leaves):
         code[leaf] = f"_a{j}"
         if leaf in int_leaves:
@@ -338,14 +384,21 @@ def _array_kernel(outputs, leaves, int_leaves, guards, name):
         return (code[node], ATOM) if node in code else printer.render(node, lookup)
 
     def emit_loop(loop):
-        ins = [f"_flat({code[a]}, {is_boolean(a)})" for a in loop.arrays] + \
+        ins = [flat.get(a) or f"_flat({code[a]}, {is_boolean(a)})" for a in loop.arrays] + \
               [f"{'bool' if is_boolean(s) else 'float'}({code[s]})" for s in loop.scalars]
-        outs = [f"_o{plan.index[o]}" for o in loop.outputs] + \
-               [f"_t{plan.index[s]}" for s in loop.sums]
-        lines.append(f"{', '.join(outs)}, = {loop.name}({', '.join(ins)})")
+        for o in loop.outputs:
+            size, dtype = plan.size(o), "np.bool_" if is_boolean(o) else "np.float64"
+            if o in kept:  # returned: a new array on every call
+                lines.append(f"_o{plan.index[o]} = np.empty({size}, {dtype})")
+            else:
+                lines.append(f"_o{plan.index[o]} = _S[{scratch.slot(size, dtype)}]")
+                in_scratch.add(o)
+        ins += [f"_o{plan.index[o]}" for o in loop.outputs]
+        sums = "".join(f"_t{plan.index[s]}, " for s in loop.sums)
+        lines.append(f"{sums}{'= ' if sums else ''}{loop.name}({', '.join(ins)})")
         for o in loop.outputs:
             shape = plan.shapes(o)
-            code[o] = f"_t{plan.index[o]}"
+            code[o], flat[o] = f"_t{plan.index[o]}", f"_o{plan.index[o]}"
             lines.append(f"_t{plan.index[o]} = _o{plan.index[o]}" + (
                 f".reshape({shape!r})" if len(shape) > 1 else ""))
         for s in loop.sums:
@@ -360,11 +413,19 @@ def _array_kernel(outputs, leaves, int_leaves, guards, name):
             raise Unfusable("a guard on a value computed in a loop")
     for leaf in leaves:
         check(leaf)
+    pairs = sincos_pairs(order, plan, {*checks, *expected})
     # stage E: the driver nodes ready after E passes, then the passes of epoch E
     stages = max(plan.ready.values()) + 1
     for stage in range(stages):
         for node in order:
-            if plan.kind[node] != "py" or plan.ready[node] != stage:
+            if plan.kind[node] != "py" or plan.ready[node] != stage or node in code:
+                continue
+            if node.func in VECMATH and plan.shapes(node):
+                lines.append(vecmath_line(node, pairs.get(node), code, flat, plan, kept,
+                                          scratch))
+                in_scratch.update(n for n in (node, pairs.get(node)) if n in code
+                                  and flat.get(n, "").startswith("_S["))
+                check(node)
                 continue
             text = printer.render(node, lookup)[0]
             if node in expected:
@@ -372,17 +433,36 @@ def _array_kernel(outputs, leaves, int_leaves, guards, name):
                 code[node] = repr(expected[node])
                 continue
             code[node] = f"_t{plan.index[node]}"
+            kid = children(node)[0]
+            if node.func in BETWEEN_LOOPS and kid in flat:
+                new = in_place(node, text, code, flat, plan, kept)
+                if new == text:  # (not into its operand's array: into scratch, if not kept)
+                    new = into_scratch(node, text, code, flat, plan, kept, scratch)
+                if new != text:  # written with out=: into its operand's array or scratch
+                    in_scratch.add(node)
+                text = new
+            elif any(c in in_scratch for c in children(node)):
+                in_scratch.add(node)  # (NumPy may return a view: `_t5.T`, `_t5[1:, :]`)
             lines.append(f"_t{plan.index[node]} = {text}")
             check(node)
         for loop in loops:
             if loop.epoch == stage:
                 emit_loop(loop)
-    ret = ", ".join(lookup(o)[0] for o in outputs)
-    args = ", ".join(f"_a{j}" for j in range(len(leaves)))
+    # an output computed from scratch by NumPy may be a view of it: copied then
+    ret = ", ".join(f"_unshared({lookup(o)[0]}, _S)" if o in in_scratch else lookup(o)[0]
+                    for o in outputs)
+    args = ", ".join(["_S"] * bool(scratch.slots) + [f"_a{j}" for j in range(len(leaves))])
     body = "\n".join("    " + ln for ln in lines)
     driver = f"def {name}({args}):\n{body}\n    return ({ret}{',' if len(outputs) == 1 else ''})\n"
     loop_src = "\n".join(lp_.source() for lp_ in loops)
     return driver, extra, loop_src, {lp_.name: lp_.signature() for lp_ in loops}
+
+
+def _unshared(x, scratch):
+    """x, or a copy of it when it shares memory with a scratch array."""
+    if any(np.may_share_memory(x, s) for s in scratch):
+        return np.array(x)
+    return x
 
 
 def _flat(x, boolean):
@@ -432,7 +512,10 @@ class FusedKernel:
     ImportError without numba).  A call that raises anything but a singular
     matrix or running out of memory runs `numpy_kernel` instead, which then
     serves every later call (logged at debug level): never a wrong number.
-    `.source` is the driver and the loops.
+    Thread safe, and re-entrant: each call runs on its thread's scratch
+    arrays, and the arrays it returns are new (fused_between.Scratch).
+    `.source` is the driver and the loops; `.loops` the loops' numba
+    dispatchers by name (`.loops["_loop0"].inspect_llvm()` shows the IR).
 
     >>> import sympy as sp; from zygote_sym.ir.nodes import Leaf
     >>> from zygote_sym.codegen.kernel import Kernel
@@ -450,14 +533,28 @@ class FusedKernel:
         ints = {leaf for leaf, v in zip(inputs, values)
                 if isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_))
                 or isinstance(v, np.ndarray) and v.dtype.kind in "iu"}
-        self.numpy = numpy_kernel
+        self.numpy, self.loops = numpy_kernel, {}
         if scalar_trace(values, nodes):
             self.fn, self.source = _scalar_kernel(nodes, inputs, ints, guards, values)
             return
-        driver, extra, loop_src, sigs = _array_kernel(nodes, inputs, ints, guards, name)
-        loops = fused_jit.load(loop_src, sigs)
-        self.fn = compile_source(driver, name, dict(extra, _flat=_flat, **loops))
+        self.scratch = Scratch()
+        driver, extra, loop_src, sigs = _array_kernel(nodes, inputs, ints, guards, name,
+                                                      self.scratch)
+        self.loops = fused_jit.load(loop_src, sigs)
+        vm = {k: v for k, v in VM_NAMESPACE.items() if k + "(" in driver}
+        vecmath.prepare(tuple(k[4:] for k in vm))  # (compiled now, not at the first call)
+        self.driver = compile_source(driver, name, dict(extra, _flat=_flat, _unshared=_unshared,
+                                                        **vm, **self.loops))
+        self.fn = self._with_scratch if self.scratch.slots else self.driver
         self.source = driver + "\n" + loop_src
+
+    def _with_scratch(self, *values):
+        """The driver, given this thread's scratch arrays (fused_between.Scratch)."""
+        arrays = self.scratch.take()
+        try:
+            return self.driver(arrays, *values)
+        finally:
+            self.scratch.give(arrays)
 
     def stages(self) -> str:
         """The NumPy kernel's passes, then the fused kernel's source."""

@@ -79,6 +79,19 @@ def _background(job):
     _jobs.put(job)
 
 
+def drain(timeout: Optional[float] = None) -> bool:
+    """Wait until every fused compile queued so far has finished (the one
+    worker runs its jobs in order, so a marker queued now runs after them);
+    False when `timeout` seconds passed first.  Benchmarks call it so that
+    no background compile competes with the next timing."""
+    with _worker_lock:
+        if not _worker:
+            return True
+    done = threading.Event()
+    _jobs.put(done.set)
+    return done.wait(timeout)
+
+
 class _Timed:
     """The NumPy kernel, adding up the CPU time its calls take (in the
     calling thread) until "auto" compiles the fused kernel; it answers for
@@ -219,12 +232,20 @@ class Tiered:
     specialization) tells and does about its backend."""
 
     _last: Any = None
+    _with_value = True  # did the latest call ask for f's value (gradient() does not)?
+
+    def _kernel(self) -> Any:
+        """The kernel the latest call ran: gradient()'s own where it has one
+        (specialize.py: a kernel of the gradients alone)."""
+        spec = self._last
+        grads_only = getattr(spec, "grad_kernel", None)
+        return spec.kernel if self._with_value or grads_only is None else grads_only
 
     @property
     def backend(self) -> str:
         """"fused" or "numpy": the kernel the latest call ran (see compile)."""
         spec = self._last
-        kernels = [spec.kernel] if hasattr(spec, "kernel") else \
+        kernels = [self._kernel()] if hasattr(spec, "kernel") else \
             [k for b in getattr(spec, "branches", ()) for k in b._kernels.values()]
         return "fused" if any(getattr(k, "backend", None) == "fused" for k in kernels) \
             else "numpy"
@@ -235,7 +256,7 @@ class Tiered:
         returns `backend` after the swap."""
         spec = self._last
         tiers = [t for b in spec.branches for t in b.tiers.values()] \
-            if hasattr(spec, "branches") else [getattr(spec, "tier", None)]
+            if hasattr(spec, "branches") else getattr(spec, "tiers", [getattr(spec, "tier", None)])
         for tier in tiers:
             if tier is not None:
                 tier.wait(timeout)

@@ -5,7 +5,8 @@ kernel, all-scalar traces give a `math` kernel (about a microsecond a call)
 that falls back to the NumPy kernel when Python raises where NumPy returns
 inf/nan (`1/0.0`, `math.log(0)`, overflow), and anything with arrays gives a
 NumPy kernel.  The passes run in this order: rewrite_dots (NumPy only),
-fold_constants, then the plan (temporaries, regions) and emission.
+lower_logistic (NumPy only, in emit.generate), fold_constants, then the
+plan (temporaries, regions) and emission.
 
 A kernel is safe to call from any number of threads at once (its buffers
 and numexpr objects are per thread, emit.py).  An exception from inside

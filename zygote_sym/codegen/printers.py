@@ -112,9 +112,9 @@ class Printer:
             else:
                 num.append(code(f))
         text = "*".join(wrap(c, MUL) for c in num) or "1"
-        if den:
-            d = "*".join(wrap(c, MUL) for c in den)
-            text += f"/{d if len(den) == 1 and den[0][1] > MUL else '(' + d + ')'}"
+        if den:  # one factor parenthesised as it needs, several as a product
+            text += "/" + (wrap(den[0], MUL + 1) if len(den) == 1 else
+                           "(" + "*".join(wrap(c, MUL) for c in den) + ")")
         return (sign + text, UNARY) if sign else (text, MUL)
 
     def _print_Pow(self, node, code):

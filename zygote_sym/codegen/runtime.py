@@ -15,9 +15,12 @@ against 11,880 µs with the default two threads and one competing process).
 One thread costs a small call at most 2x on an idle machine (np.dot of 10^5:
 14 µs on two threads, 28 µs on one) and never waits for another core, so
 calls below `BLAS_THREADS_FROM` multiply-adds (several milliseconds of one
-thread's work, more than a time slice) run single-threaded; larger ones keep
-the user's BLAS threads.  Shapes are static, so the printer decides
-(`one_blas_thread`) and prints `_matmul1(a, b)` or plain `a @ b`.  The limit
+thread's work, more than a time slice) run single-threaded; larger ones run
+on as many threads as the other processes leave cores free (at least one:
+B7's products of 2*10^7 multiply-adds slowed down 3.8x beside a competing
+process with both threads, where JAX slowed down 1.4x).  Shapes are static,
+so the printer decides (`one_blas_thread`) and prints `_matmul1(a, b)` or
+plain `a @ b`.  The limit
 is set around the call only (threadpoolctl finds the BLAS libraries NumPy
 loaded, once) and restored at once: another thread's BLAS call at that
 moment may run on one thread, never wrongly.  Without threadpoolctl the
@@ -46,7 +49,8 @@ LN2 = math.log(2.0)
 
 log = logging.getLogger("zygote_sym.compile")
 
-# Multiply-adds from which a BLAS call in a kernel keeps BLAS's threads; below
+# Multiply-adds from which a BLAS call in a kernel runs on the cores other processes
+# leave free (below: one thread, while they use the CPU); below
 # OPENBLAS_SERIAL OpenBLAS itself stays on one thread (nothing to limit).
 BLAS_THREADS_FROM = 1 << 24
 OPENBLAS_SERIAL = 8192
@@ -108,7 +112,7 @@ class Crowd:
 
     def __init__(self, stat="/proc/stat"):
         self.stat, self.lock = stat, threading.Lock()
-        self.last, self.crowded = None, True
+        self.last, self.crowded, self.others = None, True, math.inf
         self.tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
         self.clock, self.own = time.monotonic, os.times  # (a test may set its own)
 
@@ -130,18 +134,37 @@ class Crowd:
             if last is not None:
                 wall = now[0] - last[0]
                 others = ((now[1] - last[1]) - (now[2] - last[2])) / wall
-                self.crowded = others > CROWD_CORES
+                self.crowded, self.others = others > CROWD_CORES, others
             self.last = now
         except (OSError, ValueError, IndexError):
-            self.last, self.crowded = (self.clock(), 0.0, 0.0), True
+            self.last, self.crowded, self.others = (self.clock(), 0.0, 0.0), True, math.inf
         finally:
             self.lock.release()
         return self.crowded
 
 
+def _numpys(libs):
+    """Of threadpoolctl's BLAS controllers, those of the library NumPy's own
+    `np.dot`/`np.matmul` call (the wheels bundle it in numpy.libs; SciPy's
+    is another, and limiting it too would double the cost of every limit:
+    two ctypes calls a library, about a microsecond each); all of them when
+    none can be told apart (one shared library: MKL, a system OpenBLAS).
+
+    >>> from types import SimpleNamespace as Lib
+    >>> at = os.path.dirname(np.__file__)
+    >>> libs = [Lib(filepath="/scipy.libs/openblas.so"), Lib(filepath=at + ".libs/openblas.so")]
+    >>> _numpys(libs) == libs[1:], _numpys(libs[:1]) == libs[:1]
+    (True, True)
+    """
+    here = os.path.dirname(os.path.abspath(np.__file__))
+    own = [c for c in libs if os.path.abspath(c.filepath).startswith((here + os.sep,
+                                                                     here + ".libs" + os.sep))]
+    return own or libs
+
+
 class _BlasThreads:
-    """The BLAS libraries' thread counts (threadpoolctl's controllers of the
-    libraries loaded when first asked), and a call run on one thread."""
+    """The thread counts of the BLAS library NumPy calls (threadpoolctl's
+    controllers, found when first asked), and a call run on one thread."""
 
     def __init__(self):
         self.libs, self.lock, self.crowd = None, threading.Lock(), Crowd()
@@ -152,7 +175,8 @@ class _BlasThreads:
                 if self.libs is None:
                     try:  # optional (lazily): without it BLAS keeps its threads
                         from threadpoolctl import ThreadpoolController
-                        libs = ThreadpoolController().select(user_api="blas").lib_controllers
+                        libs = _numpys(
+                            ThreadpoolController().select(user_api="blas").lib_controllers)
                     except Exception as e:  # noqa: BLE001 (not installed, or cannot inspect)
                         log.debug("BLAS threads not limited in kernels (%s: %s)",
                                   type(e).__name__, e)
@@ -160,51 +184,61 @@ class _BlasThreads:
                     self.libs = [(c.get_num_threads, c.set_num_threads) for c in libs]
         return self.libs
 
-    def serial(self, fn, a, b):
-        """fn(a, b) with every BLAS library on one thread, then restored.
-        Concurrent callers that find the count already at 1 leave it alone,
-        so the last restore puts back the count seen before any of them.
-        On an idle machine (`Crowd`) BLAS keeps its threads."""
+    def limited(self, fn, a, b, large=False):
+        """fn(a, b) with every BLAS library on one thread (`large`: on the
+        cores other processes leave free, at least one), then restored.
+        Concurrent callers that find the count already at the limit leave it
+        alone, so the last restore puts back the count seen before any of
+        them.  On an idle machine (`Crowd`) BLAS keeps its threads."""
         if not self.crowd():
             return fn(a, b)
+        others = self.crowd.others  # (inf until two readings exist: one thread)
+        limit = max(1, int(_CORES - others + 0.5)) if large and others < _CORES else 1
         saved = [(get(), put) for get, put in self.controllers()]
         for n, put in saved:
-            if n > 1:
-                put(1)
+            if n > limit:
+                put(limit)
         try:
             return fn(a, b)
         finally:
             for n, put in saved:
-                if n > 1:
+                if n > limit:
                     put(n)
 
 
 _blas = _BlasThreads()
+_CORES = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def _madds(shape_a, shape_b):
+    """Multiply-adds of `a @ b`: the operands' sizes over the contracted
+    length (an overestimate for stacks of matrices)."""
+    k = shape_a[-1] if shape_a else 0
+    return math.prod(shape_a) * math.prod(shape_b) // k if k else 0
 
 
 def one_blas_thread(shape_a: tuple, shape_b: tuple) -> bool:
     """Should `a @ b` (a dot product when both are vectors) of these shapes
-    run on one BLAS thread in a kernel (module docstring)?  Its multiply-adds
-    are the operands' sizes over the contracted length (an overestimate for
-    stacks of matrices).
+    run with BLAS's threads limited in a kernel while other processes use
+    the CPU (module docstring)?  Every call OpenBLAS would split.
 
     >>> one_blas_thread((10_000, 100), (100,)), one_blas_thread((3, 3), (3,))
     (True, False)
+    >>> one_blas_thread((10_000, 64), (64, 2_000))  # large: on the cores left free
+    True
     """
-    k = shape_a[-1] if shape_a else 0
-    madds = math.prod(shape_a) * math.prod(shape_b) // k if k else 0
-    return OPENBLAS_SERIAL < madds < BLAS_THREADS_FROM
+    return _madds(shape_a, shape_b) > OPENBLAS_SERIAL
 
 
 def _matmul1(a, b):
-    """a @ b on one BLAS thread."""
-    return _blas.serial(np.matmul, a, b)
+    """a @ b on one BLAS thread (a large product: on the free cores)."""
+    return _blas.limited(np.matmul, a, b, _madds(a.shape, b.shape) >= BLAS_THREADS_FROM)
 
 
 def _dot1(a, b):
     """The sum of the elementwise product of a and b (any shapes of one
     size): one BLAS dot product on one thread."""
-    return _blas.serial(np.dot, np.ravel(a), np.ravel(b))
+    return _blas.limited(np.dot, np.ravel(a), np.ravel(b))
 
 
 NAMESPACE = {

@@ -13,6 +13,9 @@ from fractions import Fraction
 
 import numpy as np
 import sympy as sp
+import sympy.tensor.tensor  # noqa: F401  (SymPy's Add.flatten imports it on the first sum
+# of 3+ terms it flattens, with sympy.combinatorics: 0.1-0.3 s that the first gradient in
+# a process paid; imported here, `import zygote_sym` pays it, about 1.5% of the import)
 from sympy.core.relational import Relational
 from sympy.logic.boolalg import Boolean
 

@@ -37,6 +37,7 @@ from .impure import Calls, Quiet, rng_state, rngs
 from .capture import MISSING, Reach, ShapeOf, equal_value, like, plain_value, safe_eq
 from .places import scrub
 from .dispatch import DISPATCH
+from .lazy import Forcing, leaf_value
 from .tracer import Trace, Tracer
 
 
@@ -447,6 +448,22 @@ def _shadows(reach, targets, consts, proxies, params):
     return None
 
 
+def _unchanged(flat, held):
+    """Raise when f changed an array argument in place while it was traced:
+    f's own writes into a traced argument go to the trace, so the change came
+    through another name for the same array (a dict, an attribute, a global),
+    and the derivative would be taken at values f no longer sees.  PyTorch
+    refuses the same (a tensor saved for backward modified in place);
+    NumPy-style eager tracers (autograd) differentiate at the changed values."""
+    for (path, v), snap in zip(flat, held):
+        if type(v) is np.ndarray and snap is not v and not Watch.same_bits(v, snap):
+            raise ValueError(
+                f"argument {path} changed in place while f was traced (f wrote into it "
+                "through another reference to the same array, or another thread did), so "
+                "its derivative would be taken at values f no longer sees; pass a copy "
+                "(f(x.copy())) or build a new array in f instead of writing into the argument")
+
+
 def trace_call(f, args, names=None, params=(), capture=False, calls=False):
     """Trace f(*args).
 
@@ -483,8 +500,8 @@ def trace_call(f, args, names=None, params=(), capture=False, calls=False):
                                     pytree.foreign_arguments(trees)))
     try:  # a trace that fails before f runs (a refused argument) is over too
         leaves = [_make_leaf(path, v) for path, v in flat]
-        tracers = [trace.new(leaf, None if isinstance(v, sp.Expr) else v)
-                   for leaf, (_, v) in zip(leaves, flat)]
+        held = [None if isinstance(v, sp.Expr) else leaf_value(v) for _, v in flat]
+        tracers = [trace.new(leaf, h) for leaf, h in zip(leaves, held)]
         arg_tracers = iter(tracers)
         traced_args = [pytree.rebuild(t, arg_tracers) for t in trees]
         own = tracers[len(tracers) - len(params):]
@@ -499,7 +516,7 @@ def trace_call(f, args, names=None, params=(), capture=False, calls=False):
                 if a.dtype.kind == "f" and id(a) not in targets:
                     leaf = Leaf(_place_name(reach, a, f"captured{len(consts)}", taken), a.shape,
                                 role="const")
-                    targets[id(a)] = trace.new(leaf, a)
+                    targets[id(a)] = trace.new(leaf, leaf_value(a))
                     consts[id(a)] = leaf
         proxies = {i: p for i, p in library.substitutes(reach.nodes).items() if i not in targets}
         shadows = _shadows(reach, {**targets, **proxies}, consts, proxies, params)
@@ -532,10 +549,11 @@ def trace_call(f, args, names=None, params=(), capture=False, calls=False):
             _clean_up(shadows, [f, *args], trace, ok)
         finally:
             guard.release()
+    _unchanged(flat, held)
     out_flat = []
     out_tree = pytree.flatten(out, "output", out_flat)
     out_exprs = [trace.lift(v) for _, v in out_flat]
-    out_values = [v.value if isinstance(v, Tracer) else v for _, v in out_flat]
+    out_values = Forcing(v.held if isinstance(v, Tracer) else v for _, v in out_flat)  # (lazy.py)
     captured = []
     if consts:
         used = set(postorder(out_exprs + [g.expr for g in trace.guards]))

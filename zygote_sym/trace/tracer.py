@@ -27,6 +27,7 @@ from ..ir.nodes import Leaf, Shapes
 from ..ir.ops import BroadcastTo, Where
 from ..ir.printer import let_bound
 from ..ir.select import where
+from .lazy import Lazy
 
 
 @dataclass(frozen=True)
@@ -288,22 +289,36 @@ def _shape_args(args):
 class Tracer:
     """A traced value: `expr` (SymPy node) and `value` (concrete, or None).
 
+    `held` is the value as held: possibly deferred (lazy.py: an elementwise
+    operation on large arrays), computed when `value` is first read.
     `base` is set on NumPy-style views (basic slices, reshapes, transposes):
     (the tracer viewed, a function that maps the view back onto it), so
     item assignment into a view also updates what it views."""
 
-    __slots__ = ("expr", "value", "trace", "base")
+    __slots__ = ("expr", "held", "trace", "base")
     pytree_leaf = True  # pytree.is_leaf: a traced value is a leaf of any container
     __array_priority__ = 1000  # NumPy defers mixed operations to us
     __pandas_priority__ = 5000  # pandas defers them too (DataFrame's own is 4000)
 
     def __init__(self, expr, value, trace):
-        self.expr, self.value, self.trace, self.base = expr, value, trace, None
+        self.expr, self.held, self.trace, self.base = expr, value, trace, None
+
+    @property
+    def value(self):
+        """The concrete value (computed now if it was deferred), or None."""
+        v = self.held
+        if type(v) is Lazy:
+            v = self.held = v.get()
+        return v
+
+    @value.setter
+    def value(self, v):
+        self.held = v
 
     # --------------------------------------------------------------- shape
     @property
-    def shape(self):
-        return self.trace.shapes(self.expr) if self.value is None else np.shape(self.value)
+    def shape(self):  # (a deferred value knows its shape: it is not computed here)
+        return self.trace.shapes(self.expr) if self.held is None else np.shape(self.held)
 
     @property
     def ndim(self):
@@ -315,7 +330,10 @@ class Tracer:
 
     @property
     def dtype(self):
-        return np.result_type(_plain(self.value)) if self.value is not None else np.dtype(float)
+        v = self.held
+        if type(v) is Lazy:
+            return v.dtype
+        return np.result_type(_plain(v)) if v is not None else np.dtype(float)
 
     def __len__(self):
         if not self.shape:
@@ -462,7 +480,7 @@ class Tracer:
                 "item assignment of a nested derivative's traced value into an array of "
                 "an enclosing derivative: build a new array instead (np.where, "
                 "np.concatenate, or x = x + ...)")
-        self.expr, self.value = new.expr, new.value
+        self.expr, self.held = new.expr, new.held
         if self.base is not None:
             base, restore = self.base
             base._rebind(restore(self))
@@ -492,7 +510,7 @@ class Tracer:
     conjugate = conj
 
     def copy(self, order="C"):
-        return Tracer(self.expr, self.value, self.trace)
+        return Tracer(self.expr, self.held, self.trace)
 
     def astype(self, dtype, copy=True):
         """Float/complex casts keep the node; bool and integer casts are steps

@@ -22,6 +22,7 @@ from ...ir import build
 from ...ir.ops import LogSumExp, Sum, rint
 from ...ir.select import where
 from ...ir.special import logaddexp, safe, sigmoid, softplus
+from ..lazy import defer, force
 from ..tracer import Tracer, apply_values
 
 
@@ -135,18 +136,25 @@ UFUNCS = {
 def call(trace, ufunc, inputs, pyop=None, builder=None):
     """The traced result of `ufunc(*inputs)`: its node by `builder` (default:
     its UFUNCS line), its value by `pyop` when given (a Python operator:
-    `2**-1` is 0.5 in Python, an error in NumPy)."""
-    values = [x.value if isinstance(x, Tracer) else x for x in inputs]
+    `2**-1` is 0.5 in Python, an error in NumPy).  On large traced arrays
+    the value is deferred until read (lazy.py)."""
+    values = [x.held if isinstance(x, Tracer) else x for x in inputs]
     node = (builder or UFUNCS[ufunc])(*[trace.lift(x) for x in inputs])
-    with np.errstate(all="ignore"):  # (the kernel computes the results, and warns there)
-        value = apply_values(pyop or ufunc, *values)
+    value = None
+    if not isinstance(node, _STABLE) and not any(  # (an array f holds may change: at once)
+            isinstance(x, np.ndarray) for x in inputs):
+        value = defer(lambda *v: apply_values(pyop or ufunc, *v), values)
+    if value is None:
+        with np.errstate(all="ignore"):  # (the kernel computes the results, and warns there)
+            value = apply_values(pyop or ufunc, *map(force, values))
     if ufunc is np.exp:
         _EXPONENTS.setdefault(trace, {})[node] = values[0]
-    elif isinstance(node, (softplus, logaddexp, LogSumExp)) and value is not None:
+    elif isinstance(node, _STABLE) and value is not None:
         value = _stable_value(trace, node, value)
     return trace.new(node, value)
 
 
+_STABLE = (softplus, logaddexp, LogSumExp)  # nodes whose value _stable_value computes
 _EXPONENTS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # trace -> {exp node: value of its argument}
 
 
@@ -162,8 +170,10 @@ def _stable_value(trace, node, naive):
             return np.logaddexp(0.0, value(n.args[0]))
         if isinstance(n, logaddexp):
             return np.logaddexp(value(n.args[0]), value(n.args[1]))
-        return known[build.call(sp.exp, n)]
-    try:
-        return node.value(value(node.args[0])) if isinstance(node, LogSumExp) else value(node)
+        return force(known[build.call(sp.exp, n)])
+    try:  # (quiet, as every traced value: the kernel computes the results, and warns there)
+        with np.errstate(all="ignore"):
+            return node.value(value(node.args[0])) if isinstance(node, LogSumExp) \
+                else value(node)
     except KeyError:
         return naive

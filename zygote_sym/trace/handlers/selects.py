@@ -6,7 +6,8 @@ these run through trace/library.py's proxies)."""
 import numpy as np
 
 from ...ir.select import where as select_node
-from ..tracer import is_complex
+from ..lazy import Lazy
+from ..tracer import Tracer, is_complex
 from .common import apply, as_tracer, no_rule, table, trace_of, unsupported, value_of, zeros
 from .shapes import reshape
 
@@ -29,8 +30,12 @@ def _full_like(a, fill_value, dtype=None, order="K", subok=True, shape=None, **k
 
 
 HANDLERS[np.copy] = lambda a, order="K", subok=False: a.copy()
-# a tracer is real (complex values are trace/complex.py's): NumPy's answers for its value
-HANDLERS.update({fn: (lambda fn: lambda x: fn(value_of(x)))(fn)
+# a tracer is real (complex values are trace/complex.py's): NumPy's answers for its
+# value, which depend on its dtype and shape alone (a deferred value, lazy.py, stays so;
+# pytree.flatten asks np.iscomplexobj of every output)
+HANDLERS.update({fn: (lambda fn: lambda x: fn(np.broadcast_to(np.zeros((), x.dtype), x.shape)
+                                              if isinstance(x, Tracer) and isinstance(
+                                                  x.held, Lazy) else value_of(x)))(fn)
                  for fn in (np.iscomplex, np.isreal, np.iscomplexobj, np.isrealobj)})
 HANDLERS[np.real_if_close] = lambda a, tol=100: a
 
