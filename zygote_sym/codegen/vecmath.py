@@ -121,28 +121,23 @@ def _sincos1(x: float) -> Tuple[float, float, bool]:
     return sn, cn, ok
 
 
-def _sin_loop(x: Any, out: Any) -> None:
-    bad = 0
-    for i in range(x.size):
-        s, c, ok = _kernel(x[i])
-        out[i] = s if ok else np.nan
-        bad += not ok
-    if bad:
+def _one(exact: Any, pick: int) -> Any:
+    """The loop of sin (pick 0) or cos (pick 1) into `out`: the vectorised
+    pass, then `exact` (libm) for the elements it marked (NaN)."""
+    def loop(x: Any, out: Any) -> None:
+        bad = 0
         for i in range(x.size):
-            if out[i] != out[i]:
-                out[i] = math.sin(x[i])
+            sc = _kernel(x[i])
+            out[i] = sc[pick] if sc[2] else np.nan
+            bad += not sc[2]
+        if bad:
+            for i in range(x.size):
+                if out[i] != out[i]:
+                    out[i] = exact(x[i])
+    return loop
 
 
-def _cos_loop(x: Any, out: Any) -> None:
-    bad = 0
-    for i in range(x.size):
-        s, c, ok = _kernel(x[i])
-        out[i] = c if ok else np.nan
-        bad += not ok
-    if bad:
-        for i in range(x.size):
-            if out[i] != out[i]:
-                out[i] = math.cos(x[i])
+_sin_loop, _cos_loop = _one(math.sin, 0), _one(math.cos, 1)
 
 
 def _sincos_loop(x: Any, so: Any, co: Any) -> None:
