@@ -7,7 +7,7 @@ results instead (fully symbolic mode).
 `api.py` calls these when a trace cannot be reused (reuse.py says when),
 and `compiled.py` inside a derivative (its result must stay traced).
 """
-from typing import Any, Callable, Tuple
+from typing import Any, Callable, List, Sequence, Tuple
 
 import numpy as np
 import sympy as sp
@@ -87,6 +87,12 @@ def _loss(traced, fname):
     return scalar_output(traced, fname)  # (raises for a complex output, naming the fix)
 
 
+def snapshot(values: Sequence[Any]) -> List[Any]:
+    """The values with every array copied: what a pullback's `back` reads
+    stays as it was (reuse_pullback.py's `back` keeps the same)."""
+    return [np.array(v) if type(v) is np.ndarray else v for v in values]
+
+
 def pullback(f: Callable[..., Any],
              args: Tuple[Any, ...]) -> Tuple[Any, Callable[[Any], Any]]:
     """`(y, back)` of f at `args`, traced now (see :func:`zygote_sym.pullback`)."""
@@ -109,8 +115,7 @@ def pullback(f: Callable[..., Any],
                                                     "pullback")
     # back gives the cotangents at the point y is f of: copies of the array arguments
     # (the caller may change its arrays in place before calling back)
-    examples[:len(traced.leaves)] = [np.array(v) if type(v) is np.ndarray else v
-                                     for v in examples[:len(traced.leaves)]]
+    examples[:len(traced.leaves)] = snapshot(examples[:len(traced.leaves)])
     y = pytree.rebuild(traced.out_tree, iter(lift_results(traced, traced.out_exprs, y_values)))
 
     def back(dy):

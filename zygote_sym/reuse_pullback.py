@@ -31,12 +31,13 @@ at the point y was computed however the caller changes those arrays afterwards
 (as tracing's back does), from any number of threads.
 """
 import threading
-from typing import Any, Callable, List, Optional, Sequence, Tuple
+from typing import Any, Callable, List, Optional, Tuple
 
 import numpy as np
 
 from . import eager, pytree
 from .codegen.kernel import Kernel
+from .eager import snapshot
 from .specialize import Specialization, Unreusable
 from .trace.call import trace_call
 from .trace.tracer import Tracer
@@ -67,11 +68,6 @@ def primal(v: Any) -> Any:
     """One leaf of y as `zygote_sym.pullback` returns it (numbers give floats,
     arrays float arrays: eager.py's rule, shared so both paths agree)."""
     return as_result(v, v) if isinstance(v, (int, float, np.ndarray, np.number)) else v
-
-
-def snapshot(values: Sequence[Any]) -> List[Any]:
-    """The values with every array copied: what a `back` reads stays as it was."""
-    return [np.array(v) if type(v) is np.ndarray else v for v in values]
 
 
 def _same(a, b):
